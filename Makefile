@@ -1,0 +1,80 @@
+# The project's commands. `make demo` and `make test` are the two a newcomer
+# needs; both install what they need on a fresh Debian 12 machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+COLLECTIONS := $(CURDIR)/build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/behindproxy/gitlab_runner
+LAB_BIN := $(CURDIR)/tests/lab/bin
+
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_FORCE_COLOR := false
+export PY_COLORS := 0
+export NO_COLOR := 1
+
+# Scenarios run by `make molecule`, in this order.
+SCENARIOS ?= platform
+
+.PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build
+
+help:
+	@echo "make demo        bring up the lab and show what works"
+	@echo "make test        everything CI runs: lint, sanity, unit, molecule"
+	@echo "make setup       create .venv with the pinned tools (requirements.txt)"
+	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | clean"
+
+setup: $(VENV)/.installed $(COLLECTION_LINK) host-packages
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv "$(VENV)" || { $(LAB_BIN)/host-packages python3-venv && python3 -m venv "$(VENV)"; }
+	"$(VENV)/bin/pip" install -q --disable-pip-version-check --upgrade pip
+	"$(VENV)/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+	touch "$@"
+
+# The checkout is the collection: link it where Ansible looks for collections.
+$(COLLECTION_LINK):
+	mkdir -p "$(dir $@)"
+	ln -sfn ../../../.. "$@"
+
+host-packages:
+	$(LAB_BIN)/host-packages
+
+engine: setup
+	$(LAB_BIN)/docker-engine
+
+image: engine
+	$(LAB_BIN)/base-image
+
+lint: setup
+	yamllint -s .
+	ansible-lint --offline
+
+sanity: setup
+	tests/tools/sanity
+
+unit: setup
+	pytest tests/unit
+
+molecule: image
+	for scenario in $(SCENARIOS); do \
+	  molecule test --scenario-name "$$scenario" || exit 1; \
+	done
+
+scenario: image
+	@test -n "$(S)" || { echo "usage: make scenario S=<name>" >&2; exit 2; }
+	molecule test --scenario-name "$(S)"
+
+test: lint sanity unit molecule
+
+demo: image
+	tests/tools/demo
+
+build: setup
+	mkdir -p build/dist
+	ansible-galaxy collection build --force --output-path build/dist .
+
+clean:
+	-tests/tools/clean
