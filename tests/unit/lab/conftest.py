@@ -1,0 +1,53 @@
+# Copyright: (c) 2026, behindproxy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Load the lab's stdlib programs (fake GitLab, runner double) and run the fake GitLab on loopback."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import sys
+import threading
+
+import pytest
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[3]
+LAB = REPOSITORY / "tests" / "lab"
+
+
+def load_lab_module(name, path):
+    """Import a lab program under a distinct name (its file names, server.py and client.py, are generic)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fakegitlab_server = load_lab_module("lab_fakegitlab_server", LAB / "fakegitlab" / "server.py")
+fakegitlab_client = load_lab_module("lab_fakegitlab_client", LAB / "fakegitlab" / "client.py")
+
+
+class RunningFakeGitLab:
+    def __init__(self, gitlab, api_server, control_server):
+        self.gitlab = gitlab
+        self.api_url = "http://127.0.0.1:%d" % api_server.server_address[1]
+        self.control = fakegitlab_client.FakeGitLabControl("http://127.0.0.1:%d" % control_server.server_address[1])
+
+
+@pytest.fixture
+def fake_gitlab(tmp_path):
+    gitlab = fakegitlab_server.FakeGitLab(str(tmp_path))
+    servers = [
+        fakegitlab_server.make_server(fakegitlab_server.ApiHandler, gitlab, "127.0.0.1", 0),
+        fakegitlab_server.make_server(fakegitlab_server.ControlHandler, gitlab, "127.0.0.1", 0),
+    ]
+    threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True) for server in servers]
+    for thread in threads:
+        thread.start()
+    yield RunningFakeGitLab(gitlab, *servers)
+    for server in servers:
+        server.shutdown()
+        server.server_close()
