@@ -14,6 +14,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_FORCE_COLOR := false
 export PY_COLORS := 0
 export NO_COLOR := 1
+export BEHINDPROXY_BASE_IMAGE := $(shell $(LAB_BIN)/base-image --tag)
 
 # Scenarios run by `make molecule`, in this order.
 SCENARIOS ?= platform
