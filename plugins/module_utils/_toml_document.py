@@ -1,0 +1,515 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, behindproxy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Structural edits of GitLab Runner's config.toml, for the runner_config module.
+
+Each edit is applied twice: to the tomlkit document, which keeps comments,
+quoting and order byte-for-byte, and to the plain data that tomllib parsed.
+The text tomlkit writes is parsed again with tomllib and must give exactly
+that plain data: tomlkit accepts some documents (and can produce some) that a
+strict TOML 1.0 parser such as the runner's refuses, and nothing of that kind
+may reach the disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import math
+import re
+import traceback
+from collections.abc import Mapping
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11 on the managed host
+    tomllib = None
+
+try:
+    import tomlkit
+    from tomlkit.items import AoT, Table
+except ImportError:
+    tomlkit = None
+    TOMLKIT_IMPORT_ERROR = traceback.format_exc()
+else:
+    TOMLKIT_IMPORT_ERROR = None
+
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_config_keys import (
+    unknown_key_messages,
+    unknown_keys,
+)
+
+UTF8_BOM = '\ufeff'
+MASK = '********'
+
+# Keys of config.toml whose values are credentials (the runner token, cache
+# and cloud keys, the autoscaler's connector password).
+SECRET_KEYS = frozenset((
+    'token', 'bearer_token', 'SecretKey', 'SessionToken', 'AccessKey', 'AccountKey', 'PrivateKey', 'password',
+))
+
+_SECRET_LINE = re.compile(
+    r'^(?P<lead>\s*(?:["\']?(?:%s)["\']?)\s*=\s*)(?P<value>"(?:[^"\\]|\\.)*"|\'[^\']*\'|[^#\s]+)'
+    % '|'.join(re.escape(key) for key in sorted(SECRET_KEYS)),
+    re.MULTILINE,
+)
+_URL_USERINFO = re.compile(r'(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s"\']*):(?P<password>[^@/\s"\']*)@')
+
+
+class TomlDocumentError(ValueError):
+    """The document on disk, the requested edit or its result is not acceptable."""
+
+
+def require_libraries():
+    """Name of the missing library the edit needs, or None."""
+    if tomlkit is None:
+        return 'tomlkit'
+    if tomllib is None:
+        return 'tomllib (Python 3.11 or newer)'
+    return None
+
+
+def mask_url_userinfo(text):
+    """Replace the password of every ``scheme://user:password@`` in ``text``."""
+    return _URL_USERINFO.sub(lambda match: '%s%s:%s@' % (match.group('scheme'), match.group('user'), MASK), text)
+
+
+def mask_config_text(text):
+    """config.toml text with secret values and URL passwords masked, for diffs."""
+    return mask_url_userinfo(_SECRET_LINE.sub(lambda match: match.group('lead') + '"%s"' % MASK, text))
+
+
+def mask_config_value(value, key=None):
+    """Plain config data made safe to return: secrets masked, datetimes as text."""
+    if isinstance(value, Mapping):
+        return dict((k, mask_config_value(v, k)) for k, v in value.items())
+    if isinstance(value, list):
+        return [mask_config_value(item) for item in value]
+    if key in SECRET_KEYS and value not in ('', None):
+        return MASK
+    if isinstance(value, str):
+        return mask_url_userinfo(value)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    return value
+
+
+# ---------------------------------------------------------------- reading
+
+def decode_config(raw):
+    """Bytes of config.toml to text (TOML is UTF-8; a byte-order mark is kept)."""
+    try:
+        return raw.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        raise TomlDocumentError('the file is not valid UTF-8 (byte %d): %s' % (exc.start, exc.reason))
+
+
+def load_plain(text, what='the file'):
+    """Parse with tomllib, the strict TOML 1.0 parser: the data, or an error with line and column."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TomlDocumentError('%s is not valid TOML: %s' % (what, exc))
+
+
+def parse_config(text):
+    """Parse ``text`` (already checked by load_plain) into a tomlkit document."""
+    try:
+        return tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise TomlDocumentError('the file is not valid TOML: %s' % exc)
+
+
+# ------------------------------------------------------------ the request
+
+class RunnerEdit:
+    """What the runner_config module was asked to do."""
+
+    def __init__(self, global_settings=None, name=None, url=None, settings=None, environment=None, state='present'):
+        self.global_settings = global_settings or {}
+        self.name = name
+        self.url = url
+        self.settings = settings or {}
+        self.environment = environment or {}
+        self.state = state
+
+    def check(self):
+        """Raise TomlDocumentError naming the first unacceptable value."""
+        if self.state not in ('present', 'absent'):
+            raise TomlDocumentError('state must be present or absent, got %r' % (self.state,))
+        if 'runners' in self.global_settings:
+            raise TomlDocumentError('global must not contain "runners": select an entry with name and edit it with settings')
+        if self.name is None and (self.settings or self.environment or self.url is not None or self.state == 'absent'):
+            raise TomlDocumentError('name is required to select a [[runners]] entry (settings, environment, url or state=absent given)')
+        if self.name is not None and (not isinstance(self.name, str) or not self.name):
+            raise TomlDocumentError('name must be a non-empty string, got %r' % (self.name,))
+        if 'name' in self.settings:
+            raise TomlDocumentError('settings must not contain "name": the entry is selected by the name option')
+        if self.url is not None and 'url' in self.settings and _normal_url(self.settings['url']) != _normal_url(self.url):
+            raise TomlDocumentError('settings.url %r contradicts the url option %r' % (self.settings['url'], self.url))
+        check_toml_value(self.global_settings, 'global')
+        check_toml_value(self.settings, 'settings')
+        for variable, value in self.environment.items():
+            if not isinstance(variable, str) or not variable or '=' in variable:
+                raise TomlDocumentError('environment variable names must be non-empty strings without "=", got %r' % (variable,))
+            if isinstance(value, (Mapping, list)):
+                raise TomlDocumentError('environment value of %s must be a string, got %r' % (variable, value))
+
+
+def check_toml_value(value, path):
+    """Raise TomlDocumentError if ``value`` cannot be written to TOML (None removes a key)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TomlDocumentError('%s: keys must be strings, got %r' % (path, key))
+            if item is not None:
+                check_toml_value(item, '%s.%s' % (path, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            if item is None:
+                raise TomlDocumentError('%s[%d]: TOML arrays cannot hold null' % (path, index))
+            check_toml_value(item, '%s[%d]' % (path, index))
+    elif not isinstance(value, (str, bool, int, float, datetime.datetime, datetime.date, datetime.time)):
+        raise TomlDocumentError('%s: %r (%s) is not a TOML value' % (path, value, type(value).__name__))
+
+
+def environment_entry(variable, value):
+    """The ``NAME=value`` string for one environment variable."""
+    if isinstance(value, bool):
+        value = 'true' if value else 'false'
+    return '%s=%s' % (variable, value)
+
+
+def _normal_url(url):
+    return url.rstrip('/') if isinstance(url, str) else url
+
+
+def find_runner(entries, name, url=None):
+    """Index of the ``[[runners]]`` entry with ``name`` (and ``url``), or None.
+
+    ``url`` is compared ignoring a trailing slash. Several entries with the
+    name and no url to choose between them is an error naming each URL.
+    """
+    matches = [index for index, entry in enumerate(entries) if entry.get('name') == name]
+    if url is not None:
+        matches = [index for index in matches if _normal_url(entries[index].get('url')) == _normal_url(url)]
+    if len(matches) > 1:
+        urls = ', '.join(repr(entries[index].get('url')) for index in matches)
+        if url is None:
+            raise TomlDocumentError('%d [[runners]] entries are named %r (urls: %s): set url to choose one' % (len(matches), name, urls))
+        raise TomlDocumentError('%d [[runners]] entries are named %r with url %r: cannot choose one' % (len(matches), name, url))
+    return matches[0] if matches else None
+
+
+# ----------------------------------------------------- plain data (tomllib)
+
+def _same_value(current, wanted):
+    """Equality that tells 1, 1.0 and true apart (Python does not)."""
+    if isinstance(wanted, Mapping):
+        return (isinstance(current, Mapping) and set(current) == set(wanted)
+                and all(_same_value(current[key], wanted[key]) for key in wanted))
+    if isinstance(wanted, (list, tuple)):
+        return (isinstance(current, (list, tuple)) and len(current) == len(wanted)
+                and all(_same_value(c, w) for c, w in zip(current, wanted)))
+    if type(current) is not type(wanted):
+        return False
+    if isinstance(wanted, float) and math.isnan(wanted):
+        return math.isnan(current)
+    return current == wanted
+
+
+def same_data(left, right):
+    """Type-strict, NaN-aware equality of plain TOML data."""
+    return _same_value(left, right)
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return dict((key, _plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def merge_plain(table, settings):
+    """Deep-merge ``settings`` into the dict ``table`` (in place); None removes."""
+    for key, wanted in settings.items():
+        if wanted is None:
+            table.pop(key, None)
+        elif isinstance(wanted, Mapping) and isinstance(table.get(key), dict):
+            merge_plain(table[key], wanted)
+        else:
+            table[key] = _plain(wanted)
+    return table
+
+
+def environment_plan(entries, environment):
+    """How to merge ``environment`` into the ``environment`` array ``entries``.
+
+    Returns (indexes to delete, {index: new entry}, entries to append).
+    Variables not named keep their place; a None value removes the variable;
+    a variable set twice in the array keeps its first place and loses its
+    later duplicates, so that exactly one value wins.
+    """
+    delete = set()
+    replace = {}
+    append = []
+    for variable, value in environment.items():
+        positions = [index for index, entry in enumerate(entries)
+                     if isinstance(entry, str) and entry.split('=', 1)[0] == variable]
+        if value is None:
+            delete.update(positions)
+            continue
+        wanted = environment_entry(variable, value)
+        if positions:
+            if entries[positions[0]] != wanted:
+                replace[positions[0]] = wanted
+            delete.update(positions[1:])
+        else:
+            append.append(wanted)
+    return delete, replace, append
+
+
+def merge_environment_entries(entries, environment):
+    """The merged ``environment`` list (see environment_plan)."""
+    delete, replace, append = environment_plan(entries, environment)
+    kept = [replace.get(index, entry) for index, entry in enumerate(entries) if index not in delete]
+    return kept + append
+
+
+def _new_runner_plain(edit):
+    entry = {'name': edit.name}
+    if edit.url is not None:
+        entry['url'] = edit.url
+    return entry
+
+
+def apply_plain(data, edit):
+    """Apply ``edit`` to plain config data; returns (new data, runner index or None)."""
+    data = copy.deepcopy(data)
+    merge_plain(data, edit.global_settings)
+    if edit.name is None:
+        return data, None
+    runners = data.get('runners', [])
+    if not isinstance(runners, list):
+        raise TomlDocumentError('"runners" in the file is not an array of tables')
+    index = find_runner(runners, edit.name, edit.url)
+    if edit.state == 'absent':
+        if index is not None:
+            del runners[index]
+            if not runners:
+                del data['runners']
+        return data, None
+    if index is None:
+        runners.append(_new_runner_plain(edit))
+        data['runners'] = runners
+        index = len(runners) - 1
+    runner = runners[index]
+    merge_plain(runner, edit.settings)
+    if edit.environment:
+        merged = merge_environment_entries(runner.get('environment', []), edit.environment)
+        if merged:
+            runner['environment'] = merged
+        else:
+            runner.pop('environment', None)
+    return data, index
+
+
+# ------------------------------------------------------ tomlkit document
+
+def _raw_item(container, key):
+    """The tomlkit item of ``key`` (tomlkit 0.11 tables have no item())."""
+    body = container.value if isinstance(container, Table) else container
+    try:
+        return body.item(key)
+    except (KeyError, AttributeError):
+        return None
+
+
+def _is_plain_key(item):
+    return item is not None and not isinstance(item, (Table, AoT)) and getattr(item, 'trivia', None) is not None
+
+
+def _indent_of_keys(container):
+    """Indentation of the first plain key of a tomlkit table, or None."""
+    for key in container:
+        item = _raw_item(container, key)
+        if _is_plain_key(item):
+            return item.trivia.indent
+    return None
+
+
+def _set_key(container, key, value):
+    """Set ``container[key]``, indenting a new plain key like its siblings."""
+    indent = _indent_of_keys(container) if key not in container else None
+    container[key] = value
+    if indent:
+        item = _raw_item(container, key)
+        if _is_plain_key(item):
+            item.trivia.indent = indent
+
+
+def _is_table(item):
+    return isinstance(item, Mapping)
+
+
+def merge_document(container, settings):
+    """Deep-merge ``settings`` into a tomlkit table; untouched items stay as they are."""
+    for key, wanted in settings.items():
+        if wanted is None:
+            if key in container:
+                del container[key]
+            continue
+        current = container.get(key)
+        if isinstance(wanted, Mapping) and current is not None and _is_table(current):
+            merge_document(current, wanted)
+        elif current is None or not _same_value(_plain(_unwrap(current)), _plain(wanted)):
+            _set_key(container, key, _plain(wanted))
+
+
+def _unwrap(item):
+    return item.unwrap() if hasattr(item, 'unwrap') else item
+
+
+def _merge_environment_document(runner, environment):
+    current = runner.get('environment')
+    if current is not None and not isinstance(_unwrap(current), list):
+        raise TomlDocumentError('environment of runner %r is not an array' % (runner.get('name'),))
+    entries = list(_unwrap(current)) if current is not None else []
+    delete, replace, append = environment_plan(entries, environment)
+    if not (delete or replace or append):
+        return
+    if len(delete) == len(entries) and not append:
+        del runner['environment']
+        return
+    if current is None:
+        _set_key(runner, 'environment', append)
+        return
+    # Edit the array in place so that its layout and comments survive.
+    for index, entry in replace.items():
+        current[index] = entry
+    for index in sorted(delete, reverse=True):
+        del current[index]
+    for entry in append:
+        current.append(entry)
+
+
+def apply_document(document, edit):
+    """Apply ``edit`` to a tomlkit document in place."""
+    merge_document(document, edit.global_settings)
+    if edit.name is None:
+        return
+    runners = document.get('runners')
+    entries = list(runners) if runners is not None else []
+    index = find_runner(entries, edit.name, edit.url)
+    if edit.state == 'absent':
+        if index is not None:
+            if len(entries) == 1:
+                del document['runners']
+            else:
+                del runners[index]
+        return
+    if index is None:
+        new_runner = tomlkit.table()
+        for key, value in _new_runner_plain(edit).items():
+            new_runner[key] = value
+        if runners is None:
+            runners = tomlkit.aot()
+            runners.append(new_runner)
+            document['runners'] = runners
+        else:
+            runners.append(new_runner)
+        index = len(entries)
+    runner = document['runners'][index]
+    merge_document(runner, edit.settings)
+    if edit.environment:
+        _merge_environment_document(runner, edit.environment)
+
+
+# ------------------------------------------------------------ all together
+
+class ConfigEditResult:
+    """Outcome of edit_config_text: the new text and what the module returns."""
+
+    def __init__(self, text, runner, unknown, messages):
+        self.text = text
+        self.runner = runner
+        self.unknown_keys = unknown
+        self.unknown_key_messages = messages
+
+
+def written_keys(edit, runner_index):
+    """The part of the configuration the edit writes, shaped like config.toml.
+
+    Removals (None) are left out: deleting a misspelt key is no typo.
+    """
+    def present(value):
+        if isinstance(value, Mapping):
+            return dict((k, present(v)) for k, v in value.items() if v is not None)
+        return value
+
+    written = present(edit.global_settings)
+    if edit.name is not None and edit.state == 'present':
+        runner = present(edit.settings)
+        runner['name'] = edit.name
+        if edit.environment:
+            runner['environment'] = []
+        written['runners'] = [{} for dummy in range(runner_index)] + [runner]
+    return written
+
+
+def edit_config_text(text, edit):
+    """Apply ``edit`` to config.toml ``text`` (None: no file yet).
+
+    Returns a ConfigEditResult whose text equals ``text`` when nothing needs
+    to change. Raises TomlDocumentError, with the parser's line and column for
+    a broken file, before anything could be written.
+    """
+    edit.check()
+    had_bom = False
+    if text is None:
+        text = ''
+    elif text.startswith(UTF8_BOM):
+        had_bom = True
+        text = text[len(UTF8_BOM):]
+    before = load_plain(text)
+    document = parse_config(text)
+    expected, runner_index = apply_plain(before, edit)
+    apply_document(document, edit)
+    new_text = tomlkit.dumps(document)
+    if same_data(before, expected):
+        # Nothing to change: keep the text exactly (tomlkit may still normalise it).
+        new_text = text
+    after = load_plain(new_text, what='the edited document')
+    if not same_data(after, expected):
+        raise TomlDocumentError(
+            'the edited document would not hold the requested data (a tomlkit limitation with this file layout); '
+            'the file was left untouched')
+    runner = {}
+    if runner_index is not None:
+        runner = mask_config_value(after['runners'][runner_index])
+    written = written_keys(edit, runner_index or 0)
+    if had_bom:
+        new_text = UTF8_BOM + new_text
+    return ConfigEditResult(new_text, runner, unknown_keys(written), unknown_key_messages(written))
+
+
+def config_transform(edit, validate_keys='warn'):
+    """The transform for _safe_write.edit_file: config.toml bytes in, bytes out.
+
+    With ``validate_keys='error'`` an edit that writes keys the runner does
+    not know is refused; with ``'ignore'`` they are not looked for.
+    """
+    def transform(content):
+        text = None if content is None else decode_config(content)
+        result = edit_config_text(text, edit)
+        if validate_keys == 'ignore':
+            result.unknown_keys = []
+            result.unknown_key_messages = []
+        elif validate_keys == 'error' and result.unknown_keys:
+            raise TomlDocumentError('the edit writes keys gitlab-runner does not know: %s' % '; '.join(result.unknown_key_messages))
+        if content is None and result.text == '':
+            return None, result
+        return result.text.encode('utf-8'), result
+    return transform
