@@ -51,3 +51,36 @@ def fake_gitlab(tmp_path):
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+RUNNER_DOUBLE = LAB / "runner_double"
+sys.path.insert(0, str(RUNNER_DOUBLE))
+
+
+@pytest.fixture(scope="session")
+def job_image(tmp_path_factory):
+    """A tiny job image made here from Debian's busybox-static (nothing is pulled), reused by tag."""
+    import hashlib
+    import subprocess
+
+    workdir = tmp_path_factory.mktemp("busybox")
+    subprocess.run(["apt-get", "download", "busybox-static"], cwd=workdir, check=True, capture_output=True)
+    package = next(workdir.glob("busybox-static_*.deb"))
+    subprocess.run(["dpkg-deb", "-x", str(package), str(workdir / "x")], check=True)
+    binary = (workdir / "x" / "bin" / "busybox").read_bytes()
+    tag = "behindproxy/job-busybox:%s" % hashlib.sha256(binary).hexdigest()[:12]
+    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0:
+        return tag
+    rootfs = workdir / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    (rootfs / "tmp").mkdir()
+    (rootfs / "bin" / "busybox").write_bytes(binary)
+    (rootfs / "bin" / "busybox").chmod(0o755)
+    applets = subprocess.run([str(rootfs / "bin" / "busybox"), "--list"], check=True, capture_output=True,
+                             text=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            (rootfs / "bin" / applet).symlink_to("busybox")
+    archive = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], check=True, capture_output=True).stdout
+    subprocess.run(["docker", "import", "-", tag], input=archive, check=True, capture_output=True)
+    return tag
