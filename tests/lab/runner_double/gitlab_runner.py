@@ -143,6 +143,18 @@ def new_runner_entry(arguments, credentials, now):
     return entry
 
 
+def check_no_server_side_flags(arguments):
+    """Registering with a glrt- token: the real runner refuses the settings that live on the server."""
+    given = [flag for flag in SERVER_SIDE_FLAGS if getattr(arguments, flag) is not None]
+    if given:
+        raise Fatal("Runner configuration other than name and executor configuration is reserved "
+                    "(specifically --locked, --access-level, --run-untagged, --maximum-timeout, --paused, "
+                    "--tag-list, and --maintenance-note) and cannot be configured when registering with a "
+                    "runner authentication token. This configuration is specified on the GitLab server. "
+                    "Please try again without specifying any of those arguments. (given: %s)"
+                    % ", ".join("--" + flag.replace("_", "-") for flag in given))
+
+
 def command_register(arguments, log):
     if not arguments.non_interactive:
         raise Fatal("the test double only registers with --non-interactive")
@@ -155,20 +167,14 @@ def command_register(arguments, log):
         raise Fatal("missing %s" % ", ".join(missing))
     if arguments.executor == "docker" and not arguments.docker_image:
         raise Fatal("--docker-image is required with --executor docker")
+    uses_authentication_token = token.startswith("glrt-")
+    if uses_authentication_token:
+        check_no_server_side_flags(arguments)
     path = arguments.config
     document = load_config(path, log, missing_ok=True)
     system_id = runner_config.system_id(path)
     client = gitlab_api.GitLabClient(arguments.url, ca_file=arguments.tls_ca_file)
-    uses_authentication_token = token.startswith("glrt-")
     if uses_authentication_token:
-        given = [flag for flag in SERVER_SIDE_FLAGS if getattr(arguments, flag) is not None]
-        if given:
-            raise Fatal("Runner configuration other than name and executor configuration is reserved "
-                        "(specifically --locked, --access-level, --run-untagged, --maximum-timeout, --paused, "
-                        "--tag-list, and --maintenance-note) and cannot be configured when registering with a "
-                        "runner authentication token. This configuration is specified on the GitLab server. "
-                        "Please try again without specifying any of those arguments. (given: %s)"
-                        % ", ".join("--" + flag.replace("_", "-") for flag in given))
         response = client.verify(token, system_id)
         if response.status != 200:
             raise Fatal("Verifying runner... failed: status %d" % response.status)
