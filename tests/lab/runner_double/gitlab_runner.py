@@ -276,8 +276,9 @@ class Service:
         self.log = log
         self.clock = clock
         self.system_id = runner_config.system_id(path)
-        self.document = load_config(path, log)
-        self.mtime = os.stat(path).st_mtime_ns
+        # A fresh package install has no config.toml yet: serve nothing and pick it up once written.
+        self.document = load_config(path, log, missing_ok=True)
+        self.mtime = os.stat(path).st_mtime_ns if os.path.exists(path) else None
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.running_jobs = []
