@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, behindproxy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""runner_config through its main(): files on disk, check mode, diff, backup, modes, errors."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from unittest import mock
+
+import pytest
+
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _safe_write, _toml_document
+from ansible_collections.behindproxy.gitlab_runner.plugins.modules.runner_config import main
+
+CONFIG = '''concurrent = 1
+check_interval = 0
+
+[[runners]]
+  name = "r1"
+  url = "https://gitlab.example.com/"
+  token = "glrt-VERYSECRETTOKEN"
+  token_obtained_at = 2025-01-01T00:00:00Z
+  executor = "docker"
+  [runners.docker]
+    image = "alpine:3.20"
+'''
+
+OLD_TIME = 1_600_000_000
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / 'config.toml'
+    path.write_text(CONFIG)
+    path.chmod(0o600)
+    os.utime(path, (OLD_TIME, OLD_TIME))
+    return path
+
+
+def mode_of(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_edit_then_second_run_is_unchanged_and_not_rewritten(run_module, config):
+    args = dict(path=str(config), name='r1', settings={'docker': {'volumes': ['/cache']}},
+                environment={'HTTP_PROXY': 'http://cntlm.internal:3128'}, **{'global': {'concurrent': 4}})
+    result, failed, dummy = run_module(main, args)
+    assert not failed and result['changed']
+    data = tomllib.loads(config.read_text())
+    assert data['concurrent'] == 4
+    assert data['runners'][0]['docker'] == {'image': 'alpine:3.20', 'volumes': ['/cache']}
+    assert data['runners'][0]['environment'] == ['HTTP_PROXY=http://cntlm.internal:3128']
+    os.utime(config, (OLD_TIME, OLD_TIME))
+    inode = config.stat().st_ino
+
+    result, failed, dummy = run_module(main, args)
+    assert not failed and not result['changed']
+    assert config.stat().st_mtime == OLD_TIME
+    assert config.stat().st_ino == inode
+
+
+def test_check_mode_never_writes(run_module, config, tmp_path):
+    result, failed, dummy = run_module(main, dict(path=str(config), **{'global': {'concurrent': 9}}), check_mode=True)
+    assert result['changed'] and not failed
+    assert config.read_text() == CONFIG
+    assert config.stat().st_mtime == OLD_TIME
+    assert 'concurrent = 9' in result['diff']['after']
+
+    missing = tmp_path / 'new' / 'config.toml'
+    result, failed, dummy = run_module(main, dict(path=str(missing), name='r'), check_mode=True)
+    assert result['changed'] and not missing.exists() and not missing.parent.exists()
+
+
+def test_diff_has_headers_and_masks_secrets(run_module, config):
+    result, dummy, dummy = run_module(main, dict(path=str(config), name='r1',
+                                                 environment={'HTTPS_PROXY': 'http://bob:hunter2@proxy.corp.example:8080'}))
+    diff = result['diff']
+    assert diff['before_header'] == diff['after_header'] == '%s (content)' % config
+    assert 'glrt-VERYSECRETTOKEN' not in repr(result)
+    assert 'hunter2' not in repr(result)
+    assert 'token = "********"' in diff['before'] and 'token = "********"' in diff['after']
+    assert 'HTTPS_PROXY=http://bob:********@proxy.corp.example:8080' in diff['after']
+    assert result['runner']['token'] == '********'
+    assert 'hunter2' in config.read_text()
+
+
+def test_new_file_is_created_0600(run_module, tmp_path):
+    path = tmp_path / 'etc' / 'gitlab-runner' / 'config.toml'
+    result, failed, dummy = run_module(main, dict(path=str(path), name='r', url='https://g.example.com',
+                                                  **{'global': {'concurrent': 2}}))
+    assert result['changed'] and not failed
+    assert mode_of(path) == 0o600
+    assert tomllib.loads(path.read_text()) == {'concurrent': 2, 'runners': [{'name': 'r', 'url': 'https://g.example.com'}]}
+    assert result['diff']['before'] == ''
+    assert [name for name in os.listdir(path.parent) if name != 'config.toml'] == []
+
+
+def test_create_false_refuses_a_missing_file(run_module, tmp_path):
+    path = tmp_path / 'config.toml'
+    result, failed, dummy = run_module(main, dict(path=str(path), create=False, **{'global': {'concurrent': 2}}))
+    assert failed and 'does not exist and create is false' in result['msg']
+    assert not path.exists()
+
+
+def test_mode_is_tightened_by_default_and_settable(run_module, config):
+    config.chmod(0o644)
+    result, dummy, dummy = run_module(main, dict(path=str(config), **{'global': {'concurrent': 1}}))
+    assert result['changed'] and mode_of(config) == 0o600
+    assert config.read_text() == CONFIG
+    result, dummy, dummy = run_module(main, dict(path=str(config), mode='0640', **{'global': {'concurrent': 1}}))
+    assert result['changed'] and mode_of(config) == 0o640
+    result, dummy, dummy = run_module(main, dict(path=str(config), mode='0640', **{'global': {'concurrent': 1}}))
+    assert not result['changed']
+
+
+def test_existing_mode_kept_on_rewrite_when_given(run_module, config):
+    config.chmod(0o640)
+    run_module(main, dict(path=str(config), mode='0640', **{'global': {'concurrent': 3}}))
+    assert mode_of(config) == 0o640
+
+
+def test_backup_keeps_the_original(run_module, config):
+    result, dummy, dummy = run_module(main, dict(path=str(config), backup=True, **{'global': {'concurrent': 5}}))
+    backup = result['backup_file']
+    with open(backup) as handle:
+        assert handle.read() == CONFIG
+    assert mode_of(config) == 0o600
+    result, dummy, dummy = run_module(main, dict(path=str(config), backup=True, **{'global': {'concurrent': 5}}))
+    assert 'backup_file' not in result
+
+
+@pytest.mark.parametrize('broken, where', [
+    (b'concurrent = 1\n[[runners]\nname = "x"\n', 'line 2, column 10'),
+    (b'concurrent = 1\nconcurrent = 2\n', 'line 2, column 15'),
+    (b'a = {x = 1,\n}\n', 'line 1, column 12'),
+])
+def test_invalid_toml_fails_with_position_and_leaves_file_untouched(run_module, tmp_path, broken, where):
+    path = tmp_path / 'config.toml'
+    path.write_bytes(broken)
+    path.chmod(0o644)
+    result, failed, dummy = run_module(main, dict(path=str(path), name='x', settings={'limit': 1}))
+    assert failed
+    assert where in result['msg'] and str(path) in result['msg']
+    assert path.read_bytes() == broken
+    assert mode_of(path) == 0o644
+    assert os.listdir(tmp_path) == ['config.toml']
+
+
+def test_ambiguous_name_fails_naming_urls(run_module, tmp_path):
+    path = tmp_path / 'config.toml'
+    text = ('[[runners]]\n  name = "s"\n  url = "https://one.example.com/"\n'
+            '[[runners]]\n  name = "s"\n  url = "https://two.example.com"\n')
+    path.write_text(text)
+    result, failed, dummy = run_module(main, dict(path=str(path), name='s', settings={'limit': 1}))
+    assert failed and "'https://one.example.com/'" in result['msg'] and "'https://two.example.com'" in result['msg']
+    assert path.read_text() == text
+    result, failed, dummy = run_module(main, dict(path=str(path), name='s', url='https://one.example.com',
+                                                  settings={'limit': 1}))
+    assert not failed and result['runner']['url'] == 'https://one.example.com/'
+    assert [runner.get('limit') for runner in tomllib.loads(path.read_text())['runners']] == [1, None]
+
+
+def test_state_absent(run_module, config, tmp_path):
+    result, dummy, dummy = run_module(main, dict(path=str(config), name='r1', state='absent'))
+    assert result['changed'] and result['runner'] == {}
+    assert tomllib.loads(config.read_text()) == {'concurrent': 1, 'check_interval': 0}
+    result, dummy, dummy = run_module(main, dict(path=str(config), name='r1', state='absent'))
+    assert not result['changed']
+    missing = tmp_path / 'missing.toml'
+    result, dummy, dummy = run_module(main, dict(path=str(missing), name='r1', state='absent'))
+    assert not result['changed'] and not missing.exists()
+
+
+def test_validate_keys_modes(run_module, config):
+    args = dict(path=str(config), name='r1', settings={'docker': {'imgae': 'x'}, 'pre_clone_script': 'true'})
+    result, failed, warnings = run_module(main, dict(args, validate_keys='error'))
+    assert failed and 'runners[0].docker.imgae' in result['msg'] and 'pre_clone_script' in result['msg']
+    assert config.read_text() == CONFIG
+
+    result, failed, warnings = run_module(main, args)
+    assert not failed and result['unknown_keys'] == ['runners[0].docker.imgae', 'runners[0].pre_clone_script']
+    assert any("did you mean 'image'" in warning for warning in warnings)
+    assert any('removed in gitlab-runner 17.0.0' in warning for warning in warnings)
+
+    result, failed, warnings = run_module(main, dict(args, validate_keys='ignore'))
+    assert result['unknown_keys'] == [] and warnings == []
+
+
+def test_bad_option_values_fail_clearly(run_module, config):
+    result, failed, dummy = run_module(main, dict(path=str(config), settings={'limit': 1}))
+    assert failed and 'name is required' in result['msg']
+    result, failed, dummy = run_module(main, dict(path=str(config), name='r1', settings={'volumes': ['/a', None]}))
+    assert failed and 'settings.volumes[1]' in result['msg']
+    assert config.read_text() == CONFIG
+
+
+def test_file_changed_between_read_and_write_is_merged_again(run_module, config):
+    """The runner rotates its token while the module is editing: both changes survive."""
+    rotated = CONFIG.replace('glrt-VERYSECRETTOKEN', 'glrt-ROTATEDTOKEN')
+    real_write_temp = _safe_write._write_temp
+    calls = []
+
+    def write_temp_while_runner_rotates(directory, name, content):
+        calls.append(content)
+        if len(calls) == 1:
+            config.write_text(rotated)
+        return real_write_temp(directory, name, content)
+
+    with mock.patch.object(_safe_write, '_write_temp', write_temp_while_runner_rotates):
+        result, failed, dummy = run_module(main, dict(path=str(config), name='r1', settings={'limit': 4}))
+    assert not failed and result['changed'] and len(calls) == 2
+    data = tomllib.loads(config.read_text())
+    assert data['runners'][0]['token'] == 'glrt-ROTATEDTOKEN'
+    assert data['runners'][0]['limit'] == 4
+    assert [name for name in os.listdir(config.parent) if name != 'config.toml'] == []
+
+
+def test_file_that_keeps_changing_fails_without_writing(run_module, config):
+    real_write_temp = _safe_write._write_temp
+    counter = []
+
+    def always_changing(directory, name, content):
+        counter.append(1)
+        config.write_text(CONFIG.replace('concurrent = 1', 'concurrent = %d' % (100 + len(counter))))
+        return real_write_temp(directory, name, content)
+
+    with mock.patch.object(_safe_write, '_write_temp', always_changing):
+        result, failed, dummy = run_module(main, dict(path=str(config), name='r1', settings={'limit': 4}))
+    assert failed and 'changed on disk during each of 5 attempts' in result['msg']
+    assert 'limit' not in config.read_text()
+    assert [name for name in os.listdir(config.parent) if name != 'config.toml'] == []
+
+
+def test_symlinked_config_is_edited_through_the_link(run_module, config, tmp_path):
+    link = tmp_path / 'link.toml'
+    link.symlink_to(config)
+    run_module(main, dict(path=str(link), **{'global': {'concurrent': 6}}))
+    assert link.is_symlink()
+    assert tomllib.loads(config.read_text())['concurrent'] == 6
+
+
+def test_missing_tomlkit_is_reported(run_module, config):
+    with mock.patch.object(_toml_document, 'tomlkit', None):
+        result, failed, dummy = run_module(main, dict(path=str(config), **{'global': {'concurrent': 2}}))
+    assert failed and 'tomlkit' in result['msg']
+    assert config.read_text() == CONFIG
