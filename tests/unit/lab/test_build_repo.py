@@ -1,0 +1,104 @@
+# Copyright: (c) 2026, behindproxy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""build-repo: the double's packages and a signed repository in the vendor's layout, rebuilt only on change."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPOSITORY, RUNNER_DOUBLE
+
+BUILD_REPO = RUNNER_DOUBLE / "build-repo"
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory):
+    out = tmp_path_factory.mktemp("repo")
+    first = subprocess.run([str(BUILD_REPO), str(out)], check=True, capture_output=True, text=True)
+    return out, first.stdout
+
+
+def test_layout_is_the_vendors(repository):
+    out, _ = repository
+    for relative in ("dists/bookworm/Release", "dists/bookworm/InRelease", "dists/bookworm/Release.gpg",
+                     "dists/bookworm/main/binary-amd64/Packages", "dists/bookworm/main/binary-amd64/Packages.gz",
+                     "gpg.key"):
+        assert (out / relative).is_file(), relative
+    debs = sorted(path.name for path in (out / "pool" / "main" / "g" / "gitlab-runner").iterdir())
+    assert sorted(name.split("_")[0] for name in debs) == ["gitlab-runner", "gitlab-runner-helper-images"]
+    assert all(name.endswith("_all.deb") for name in debs)
+    release = (out / "dists" / "bookworm" / "Release").read_text()
+    assert "Codename: bookworm" in release and "Components: main" in release
+    packages = (out / "dists" / "bookworm" / "main" / "binary-amd64" / "Packages").read_text()
+    assert "Package: gitlab-runner\n" in packages and "Package: gitlab-runner-helper-images\n" in packages
+    assert (out / "gpg.key").read_text().startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+
+
+def test_release_signatures_verify_with_the_published_key(repository, tmp_path):
+    out, _ = repository
+    keyring = tmp_path / "keyring.gpg"
+    keyring.write_bytes(subprocess.run(["gpg", "--dearmor"], input=(out / "gpg.key").read_bytes(),
+                                       capture_output=True, check=True).stdout)
+    release = out / "dists" / "bookworm"
+    subprocess.run(["gpgv", "--keyring", str(keyring), str(release / "InRelease")], check=True, capture_output=True)
+    subprocess.run(["gpgv", "--keyring", str(keyring), str(release / "Release.gpg"), str(release / "Release")],
+                   check=True, capture_output=True)
+    (release / "Release").write_text((release / "Release").read_text() + "tampered\n")
+    try:
+        tampered = subprocess.run(["gpgv", "--keyring", str(keyring), str(release / "Release.gpg"),
+                                   str(release / "Release")], capture_output=True)
+        assert tampered.returncode != 0
+    finally:
+        (release / "Release").write_text((release / "Release").read_text().replace("tampered\n", ""))
+
+
+def test_package_holds_the_double_the_unit_and_the_key_module(repository):
+    out, _ = repository
+    deb = next((out / "pool" / "main" / "g" / "gitlab-runner").glob("gitlab-runner_*_all.deb"))
+    contents = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    assert "./lib/systemd/system/gitlab-runner.service" in contents
+    assert "./usr/bin/gitlab-runner -> ../lib/gitlab-runner-double/gitlab-runner" in contents
+    assert "./usr/lib/gitlab-runner-double/_runner_config_keys.py" in contents
+    fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends", "Description"], capture_output=True, text=True,
+                            check=True).stdout
+    assert "python3" in fields and "git" in fields and "ca-certificates" in fields
+    assert "TEST DOUBLE" in fields
+    unit = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True).stdout
+    assert b"ExecStart=/usr/bin/gitlab-runner run --config /etc/gitlab-runner/config.toml" in unit
+
+
+def test_unchanged_inputs_are_not_rebuilt(repository):
+    out, _ = repository
+    before = (out / "dists" / "bookworm" / "InRelease").read_bytes()
+    again = subprocess.run([str(BUILD_REPO), str(out)], check=True, capture_output=True, text=True)
+    assert again.stdout.strip() == "%s (up to date)" % out
+    assert (out / "dists" / "bookworm" / "InRelease").read_bytes() == before
+
+
+def test_a_changed_key_module_triggers_a_rebuild(tmp_path):
+    checkout = tmp_path / "checkout"
+    shutil.copytree(RUNNER_DOUBLE, checkout / "tests" / "lab" / "runner_double")
+    key_module = checkout / "plugins" / "module_utils" / "_runner_config_keys.py"
+    key_module.parent.mkdir(parents=True)
+    shutil.copy(REPOSITORY / "plugins" / "module_utils" / "_runner_config_keys.py", key_module)
+    script = checkout / "tests" / "lab" / "runner_double" / "build-repo"
+    out = tmp_path / "repo"
+    subprocess.run([str(script), str(out)], check=True, capture_output=True)
+    key_module.write_text(key_module.read_text() + "\n# changed\n")
+    rebuilt = subprocess.run([str(script), str(out)], check=True, capture_output=True, text=True)
+    assert rebuilt.stdout.strip() == str(out)
+    deb = next((out / "pool" / "main" / "g" / "gitlab-runner").glob("gitlab-runner_*_all.deb"))
+    packaged = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True).stdout
+    assert b"# changed" in packaged
+
+
+def test_missing_key_module_is_a_clear_error(tmp_path):
+    checkout = tmp_path / "checkout"
+    shutil.copytree(RUNNER_DOUBLE, checkout / "tests" / "lab" / "runner_double")
+    failed = subprocess.run([str(checkout / "tests" / "lab" / "runner_double" / "build-repo"), str(tmp_path / "repo")],
+                            capture_output=True, text=True)
+    assert failed.returncode == 1
+    assert "key module is missing" in failed.stderr
