@@ -211,10 +211,9 @@ def no_proxy_warning(entry: str) -> str | None:
 
 
 def _normalized_no_proxy_entry(entry: str) -> str:
-    if entry.startswith("*.") and len(entry) > 2:
-        return entry[2:]
-    if entry.startswith(".") and len(entry) > 1:
-        return entry[1:]
+    """``x`` for ``*.x`` and ``.x``, repeated so that ``*.*.x`` and ``..x`` become ``x`` too."""
+    while (entry.startswith("*.") and len(entry) > 2) or (entry.startswith(".") and len(entry) > 1):
+        entry = entry[2:].strip() if entry.startswith("*.") else entry[1:].strip()
     return entry
 
 
