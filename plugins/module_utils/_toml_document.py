@@ -118,7 +118,8 @@ def parse_config(text):
     try:
         return tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
-        raise TomlDocumentError('the file is not valid TOML: %s' % exc)
+        raise TomlDocumentError('the file is valid TOML, but the installed tomlkit %s cannot parse it (%s); '
+                                'a newer tomlkit may' % (getattr(tomlkit, '__version__', '?'), exc))
 
 
 # ------------------------------------------------------------ the request

@@ -18,12 +18,14 @@ import pathlib
 import tomllib
 
 import pytest
+import tomlkit
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules.runner_config import main
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[4]
 SUITE = pathlib.Path(os.environ.get('TOML_TEST_DIR', REPOSITORY.parent / 'shared' / 'data' / 'toml-test'))
 LISTING = SUITE / 'files-toml-1.0.0'
+OLD_TOMLKIT = tuple(int(part) for part in tomlkit.__version__.split('.')[:2]) < (0, 12)
 
 
 def suite_files(kind):
@@ -61,7 +63,12 @@ def test_valid_document_keeps_its_data(run_module, tmp_path, name):
     path = tmp_path / 'config.toml'
     path.write_bytes(original)
     result, failed, dummy = run_module(main, {'path': str(path), 'global': {'concurrent': 4}})
-    assert not failed, result['msg']
+    if failed:
+        # tomlkit 0.11 (Debian 12's python3-tomlkit) cannot parse a few valid
+        # documents (+0E2); refusing them untouched is then the right answer.
+        assert OLD_TOMLKIT and 'cannot parse it' in result['msg'], result['msg']
+        assert path.read_bytes() == original
+        return
     written = path.read_bytes()
     expected = load_bytes(original)
     expected['concurrent'] = 4
