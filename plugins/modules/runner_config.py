@@ -183,7 +183,7 @@ unknown_keys:
   returned: always
   type: list
   elements: str
-  sample: [runners[0].docker.imgae, runners[0].pre_clone_script]
+  sample: ['runners[0].docker.imgae', 'runners[0].pre_clone_script']
 diff:
   description: The file's text before and after the edit, secrets masked.
   returned: always
