@@ -536,7 +536,7 @@ class ApiHandler(BaseHandler):
             if match and method == self.command:
                 break
         else:
-            if any(pattern.fullmatch(path) for _, pattern, _ in API_ROUTES):
+            if any(pattern.fullmatch(path) for _method, pattern, _name in API_ROUTES):
                 raise ApiError(405, "405 Method Not Allowed")
             raise ApiError(404, "404 Not Found")
         limited = gitlab.take_rate_limit()
@@ -580,7 +580,7 @@ class ControlHandler(BaseHandler):
 
     def _handle(self):
         gitlab = self.gitlab
-        path, _, query = self.path.partition("?")
+        path, _separator, query = self.path.partition("?")
         with gitlab._lock:
             try:
                 self._dispatch(path, query)

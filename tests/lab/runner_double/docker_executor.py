@@ -129,7 +129,7 @@ def get_sources_environment(runner, job, home):
     environment = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "HOME": home,
                    "GIT_TERMINAL_PROMPT": "0"}
     for pair in environment_pairs(runner, job):
-        name, _, value = pair.partition("=")
+        name, _separator, value = pair.partition("=")
         environment[name] = value
     return environment
 
@@ -149,7 +149,7 @@ class JobRun:
         self.trace.append(text if text.endswith("\n") else text + "\n")
 
     def _run(self, command, **options):
-        completed = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        completed = subprocess.run(command, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    timeout=self.timeout, **options)
         if completed.stdout:
             self._note(completed.stdout)
@@ -199,11 +199,11 @@ class JobRun:
             return status, "".join(self.trace)
         except subprocess.TimeoutExpired:
             self._note("ERROR: job timed out after %ss" % self.timeout)
-            subprocess.run(["docker", "rm", "-f", self.prefix], capture_output=True)
+            subprocess.run(["docker", "rm", "-f", self.prefix], capture_output=True, check=False)
             return 124, "".join(self.trace)
         finally:
             for name in started:
-                subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+                subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
             if network:
-                subprocess.run(["docker", "network", "rm", network], capture_output=True)
+                subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)
             shutil.rmtree(scratch, ignore_errors=True)

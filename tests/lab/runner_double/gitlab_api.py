@@ -84,7 +84,7 @@ class GitLabClient:
 
     def call(self, method, path, payload=None, data=None, headers=None):
         """One API call with the runner's 429 handling; network errors raise urllib's URLError."""
-        for _ in range(RATE_LIMIT_ROUNDS):
+        for _round in range(RATE_LIMIT_ROUNDS):
             response = self._once(method, path, payload, data, headers)
             if response.status != 429:
                 return response

@@ -69,7 +69,7 @@ def job_image(tmp_path_factory):
     subprocess.run(["dpkg-deb", "-x", str(package), str(workdir / "x")], check=True)
     binary = (workdir / "x" / "bin" / "busybox").read_bytes()
     tag = "behindproxy/job-busybox:%s" % hashlib.sha256(binary).hexdigest()[:12]
-    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0:
+    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False).returncode == 0:
         return tag
     rootfs = workdir / "rootfs"
     (rootfs / "bin").mkdir(parents=True)

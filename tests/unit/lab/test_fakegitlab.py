@@ -37,13 +37,13 @@ def call(fake, method, path, body=None, headers=None, raw=None):
 def register_legacy(fake, **fields):
     body = {"token": fakegitlab_server.LAB_REGISTRATION_TOKEN, "description": "r1"}
     body.update(fields)
-    status, _, payload = call(fake, "POST", "/api/v4/runners", body)
+    status, _headers, payload = call(fake, "POST", "/api/v4/runners", body)
     assert status == 201
     return payload
 
 
 def create_authentication_runner(fake):
-    status, _, payload = call(fake, "POST", "/api/v4/user/runners", {"runner_type": "instance_type"},
+    status, _headers, payload = call(fake, "POST", "/api/v4/user/runners", {"runner_type": "instance_type"},
                               {"PRIVATE-TOKEN": fakegitlab_server.LAB_PERSONAL_ACCESS_TOKEN})
     assert status == 201
     return payload
@@ -53,71 +53,71 @@ def test_legacy_registration_issues_a_token_that_verifies(fake_gitlab):
     credentials = register_legacy(fake_gitlab)
     assert set(credentials) == {"id", "token", "token_expires_at"}
     assert credentials["token_expires_at"] is None
-    status, _, verified = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": credentials["token"]})
+    status, _headers, verified = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": credentials["token"]})
     assert status == 200
     assert verified["id"] == credentials["id"]
 
 
 def test_wrong_registration_token_is_forbidden(fake_gitlab):
-    status, _, payload = call(fake_gitlab, "POST", "/api/v4/runners", {"token": "guessed"})
+    status, _headers, payload = call(fake_gitlab, "POST", "/api/v4/runners", {"token": "guessed"})
     assert status == 403
     assert "Forbidden" in payload["message"]
 
 
 def test_disabled_registration_answers_410(fake_gitlab):
     fake_gitlab.control.set_registration_enabled(False)
-    status, _, _ = call(fake_gitlab, "POST", "/api/v4/runners", {"token": fakegitlab_server.LAB_REGISTRATION_TOKEN})
+    status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/runners", {"token": fakegitlab_server.LAB_REGISTRATION_TOKEN})
     assert status == 410
 
 
 def test_only_issued_tokens_verify(fake_gitlab):
     register_legacy(fake_gitlab)
-    status, _, _ = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "glrt-not-issued"})
+    status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "glrt-not-issued"})
     assert status == 403
 
 
 def test_user_runners_needs_a_known_personal_access_token_with_scope(fake_gitlab):
-    status, _, _ = call(fake_gitlab, "POST", "/api/v4/user/runners", {"runner_type": "instance_type"},
+    status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/user/runners", {"runner_type": "instance_type"},
                         {"PRIVATE-TOKEN": "glpat-unknown"})
     assert status == 401
     fake_gitlab.control.add_personal_access_token("glpat-readonly", scopes=["read_api"])
-    status, _, _ = call(fake_gitlab, "POST", "/api/v4/user/runners", {"runner_type": "instance_type"},
+    status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/user/runners", {"runner_type": "instance_type"},
                         {"PRIVATE-TOKEN": "glpat-readonly"})
     assert status == 403
 
 
 def test_user_runners_checks_runner_type_and_group(fake_gitlab):
     headers = {"PRIVATE-TOKEN": fakegitlab_server.LAB_PERSONAL_ACCESS_TOKEN}
-    status, _, payload = call(fake_gitlab, "POST", "/api/v4/user/runners", {"runner_type": "everything"}, headers)
+    status, _headers, payload = call(fake_gitlab, "POST", "/api/v4/user/runners", {"runner_type": "everything"}, headers)
     assert status == 400 and "runner_type" in payload["message"]
-    status, _, payload = call(fake_gitlab, "POST", "/api/v4/user/runners", {"runner_type": "group_type"}, headers)
+    status, _headers, payload = call(fake_gitlab, "POST", "/api/v4/user/runners", {"runner_type": "group_type"}, headers)
     assert status == 400 and "group_id" in payload["message"]
 
 
 def test_authentication_token_needs_system_id_and_records_managers(fake_gitlab):
     runner = create_authentication_runner(fake_gitlab)
     assert runner["token"].startswith("glrt-")
-    status, _, _ = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": runner["token"]})
+    status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": runner["token"]})
     assert status == 400
     for system_id in ("s_host1", "s_host2"):
-        status, _, _ = call(fake_gitlab, "POST", "/api/v4/runners/verify",
+        status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/runners/verify",
                             {"token": runner["token"], "system_id": system_id})
         assert status == 200
     assert fake_gitlab.control.runners()[0]["managers"] == ["s_host1", "s_host2"]
-    status, _, _ = call(fake_gitlab, "DELETE", "/api/v4/runners/managers",
+    status, _headers, _body = call(fake_gitlab, "DELETE", "/api/v4/runners/managers",
                         {"token": runner["token"], "system_id": "s_host1"})
     assert status == 204
     assert fake_gitlab.control.runners()[0]["managers"] == ["s_host2"]
-    status, _, _ = call(fake_gitlab, "DELETE", "/api/v4/runners/managers",
+    status, _headers, _body = call(fake_gitlab, "DELETE", "/api/v4/runners/managers",
                         {"token": runner["token"], "system_id": "s_host1"})
     assert status == 404
 
 
 def test_delete_runner_revokes_its_token(fake_gitlab):
     credentials = register_legacy(fake_gitlab)
-    status, _, _ = call(fake_gitlab, "DELETE", "/api/v4/runners", {"token": credentials["token"]})
+    status, _headers, _body = call(fake_gitlab, "DELETE", "/api/v4/runners", {"token": credentials["token"]})
     assert status == 204
-    status, _, _ = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": credentials["token"]})
+    status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": credentials["token"]})
     assert status == 403
 
 
@@ -126,7 +126,7 @@ def test_short_lived_tokens_expire_and_reset_issues_a_new_one(fake_gitlab):
     credentials = register_legacy(fake_gitlab)
     expires = time.mktime(time.strptime(credentials["token_expires_at"], "%Y-%m-%dT%H:%M:%S.000Z")) - time.timezone
     assert 0 < expires - time.time() <= 2
-    status, _, rotated = call(fake_gitlab, "POST", "/api/v4/runners/reset_authentication_token",
+    status, _headers, rotated = call(fake_gitlab, "POST", "/api/v4/runners/reset_authentication_token",
                               {"token": credentials["token"]})
     assert status == 201
     assert rotated["token"] != credentials["token"]
@@ -137,12 +137,12 @@ def test_short_lived_tokens_expire_and_reset_issues_a_new_one(fake_gitlab):
 
 def test_job_request_is_204_until_a_job_is_queued(fake_gitlab):
     token = register_legacy(fake_gitlab)["token"]
-    status, _, payload = call(fake_gitlab, "POST", "/api/v4/jobs/request", {"token": token})
+    status, _headers, payload = call(fake_gitlab, "POST", "/api/v4/jobs/request", {"token": token})
     assert (status, payload) == (204, None)
     job_id = fake_gitlab.control.queue_job(["echo hello"], image="behindproxy/job:1", variables={"A": "1"},
                                            repo_url="http://git.lab.test/repo.git",
                                            services=[{"name": "docker:dind", "alias": "docker"}])
-    status, _, job = call(fake_gitlab, "POST", "/api/v4/jobs/request", {"token": token})
+    status, _headers, job = call(fake_gitlab, "POST", "/api/v4/jobs/request", {"token": token})
     assert status == 201
     assert job["id"] == job_id
     assert job["image"] == {"name": "behindproxy/job:1"}
@@ -165,13 +165,13 @@ def test_trace_and_final_state_reach_the_job_result(fake_gitlab):
     token = register_legacy(fake_gitlab)["token"]
     job_id = fake_gitlab.control.queue_job(["exit 3"])
     job = call(fake_gitlab, "POST", "/api/v4/jobs/request", {"token": token})[2]
-    status, headers, _ = call(fake_gitlab, "PATCH", "/api/v4/jobs/%d/trace" % job_id, raw=b"line 1\n",
+    status, headers, _body = call(fake_gitlab, "PATCH", "/api/v4/jobs/%d/trace" % job_id, raw=b"line 1\n",
                               headers={"JOB-TOKEN": job["token"], "Content-Range": "0-7"})
     assert status == 202 and headers["Range"] == "0-7"
-    status, _, _ = call(fake_gitlab, "PATCH", "/api/v4/jobs/%d/trace" % job_id, raw=b"again\n",
+    status, _headers, _body = call(fake_gitlab, "PATCH", "/api/v4/jobs/%d/trace" % job_id, raw=b"again\n",
                         headers={"JOB-TOKEN": job["token"], "Content-Range": "0-6"})
     assert status == 416
-    status, _, _ = call(fake_gitlab, "PUT", "/api/v4/jobs/%d" % job_id,
+    status, _headers, _body = call(fake_gitlab, "PUT", "/api/v4/jobs/%d" % job_id,
                         {"token": job["token"], "state": "failed", "exit_code": 3, "failure_reason": "script_failure"})
     assert status == 200
     result = fake_gitlab.control.wait_for_job_result(job_id, timeout=1)
@@ -184,7 +184,7 @@ def test_job_update_needs_the_job_token(fake_gitlab):
     token = register_legacy(fake_gitlab)["token"]
     job_id = fake_gitlab.control.queue_job(["true"])
     call(fake_gitlab, "POST", "/api/v4/jobs/request", {"token": token})
-    status, _, _ = call(fake_gitlab, "PUT", "/api/v4/jobs/%d" % job_id, {"token": token, "state": "success"})
+    status, _headers, _body = call(fake_gitlab, "PUT", "/api/v4/jobs/%d" % job_id, {"token": token, "state": "success"})
     assert status == 403
 
 
@@ -202,8 +202,8 @@ def test_wait_for_job_result_times_out_naming_the_state(fake_gitlab):
 ])
 def test_rate_limit_modes_send_their_header_for_n_requests(fake_gitlab, mode, header, check):
     fake_gitlab.control.set_rate_limit(2, mode=mode, seconds=5)
-    for _ in range(2):
-        status, headers, _ = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "x"})
+    for _attempt in range(2):
+        status, headers, _body = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "x"})
         assert status == 429
         assert check(headers[header])
     assert call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "x"})[0] == 403
@@ -211,7 +211,7 @@ def test_rate_limit_modes_send_their_header_for_n_requests(fake_gitlab, mode, he
 
 def test_rate_limit_mode_none_sends_no_reset_header(fake_gitlab):
     fake_gitlab.control.set_rate_limit(1, mode="none")
-    status, headers, _ = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "x"})
+    status, headers, _body = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "x"})
     assert status == 429
     assert headers.get("RateLimit-ResetTime") is None and headers.get("Retry-After") is None
 

@@ -49,13 +49,13 @@ def authentication_token(fake):
 
 
 def test_version_says_it_is_a_test_double(capsys):
-    status, out, _ = run_cli(capsys, "--version")
+    status, out, _stderr = run_cli(capsys, "--version")
     assert status == 0
     assert "TEST DOUBLE" in out and "NOT GitLab Runner" in out
 
 
 def test_legacy_register_writes_a_0600_config_with_credentials(capsys, fake_gitlab, config):
-    status, _, err = register_legacy(capsys, fake_gitlab, config, "--name", "first", "--tag-list", "a, b",
+    status, _stdout, err = register_legacy(capsys, fake_gitlab, config, "--name", "first", "--tag-list", "a, b",
                                      "--env", "HTTP_PROXY=http://proxy.lab.test:3128", "--locked")
     assert status == 0, err
     assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
@@ -89,7 +89,7 @@ def test_register_keeps_other_runners_and_mode_but_drops_comments(capsys, fake_g
 
 def test_authentication_token_register_only_verifies(capsys, fake_gitlab, config):
     token = authentication_token(fake_gitlab)
-    status, _, err = run_cli(capsys, "register", "--non-interactive", "-c", str(config), "--url", fake_gitlab.api_url,
+    status, _stdout, err = run_cli(capsys, "register", "--non-interactive", "-c", str(config), "--url", fake_gitlab.api_url,
                              "--token", token, "--executor", "docker", "--docker-image", "busybox", "--name", "new")
     assert status == 0, err
     assert [entry["path"] for entry in fake_gitlab.control.request_log()] == ["/api/v4/runners/verify"]
@@ -100,7 +100,7 @@ def test_authentication_token_register_only_verifies(capsys, fake_gitlab, config
 
 def test_authentication_token_register_refuses_server_side_flags(capsys, fake_gitlab, config):
     token = authentication_token(fake_gitlab)
-    status, _, err = run_cli(capsys, "register", "--non-interactive", "-c", str(config), "--url", fake_gitlab.api_url,
+    status, _stdout, err = run_cli(capsys, "register", "--non-interactive", "-c", str(config), "--url", fake_gitlab.api_url,
                              "--token", token, "--executor", "docker", "--docker-image", "busybox",
                              "--tag-list", "x", "--locked")
     assert status == 1
@@ -110,14 +110,14 @@ def test_authentication_token_register_refuses_server_side_flags(capsys, fake_gi
 
 
 def test_register_with_a_wrong_registration_token_fails_and_writes_nothing(capsys, fake_gitlab, config):
-    status, _, err = run_cli(capsys, "register", "--non-interactive", "-c", str(config), "--url", fake_gitlab.api_url,
+    status, _stdout, err = run_cli(capsys, "register", "--non-interactive", "-c", str(config), "--url", fake_gitlab.api_url,
                              "--registration-token", "wrong", "--executor", "docker", "--docker-image", "busybox")
     assert status == 1 and "status 403" in err
     assert not config.exists()
 
 
 def test_register_warns_about_flags_it_does_not_know(capsys, fake_gitlab, config):
-    status, _, err = register_legacy(capsys, fake_gitlab, config, "--docker-pull-policy", "always")
+    status, _stdout, err = register_legacy(capsys, fake_gitlab, config, "--docker-pull-policy", "always")
     assert status == 0
     assert "--docker-pull-policy is accepted but ignored" in err
 
@@ -125,7 +125,7 @@ def test_register_warns_about_flags_it_does_not_know(capsys, fake_gitlab, config
 def test_unregister_by_name_deletes_a_legacy_runner(capsys, fake_gitlab, config):
     register_legacy(capsys, fake_gitlab, config, "--name", "one")
     register_legacy(capsys, fake_gitlab, config, "--name", "two")
-    status, _, err = run_cli(capsys, "unregister", "-c", str(config), "--name", "one")
+    status, _stdout, err = run_cli(capsys, "unregister", "-c", str(config), "--name", "one")
     assert status == 0, err
     assert [runner["name"] for runner in tomllib.loads(config.read_text())["runners"]] == ["two"]
     assert [runner["description"] for runner in fake_gitlab.control.runners()] == ["two"]
@@ -152,7 +152,7 @@ def test_unregister_all_runners(capsys, fake_gitlab, config):
 def test_unregister_unknown_name_fails_and_keeps_the_file(capsys, fake_gitlab, config):
     register_legacy(capsys, fake_gitlab, config, "--name", "one")
     before = config.read_bytes()
-    status, _, err = run_cli(capsys, "unregister", "-c", str(config), "--name", "nobody")
+    status, _stdout, err = run_cli(capsys, "unregister", "-c", str(config), "--name", "nobody")
     assert status == 1 and "'nobody'" in err
     assert config.read_bytes() == before
 
@@ -163,11 +163,11 @@ def test_verify_reports_and_delete_removes_invalid_runners(capsys, fake_gitlab, 
     revoked = tomllib.loads(config.read_text())["runners"][1]["token"]
     fake_gitlab.gitlab.delete_runner({"token": revoked})
     before = config.read_bytes()
-    status, _, err = run_cli(capsys, "verify", "-c", str(config))
+    status, _stdout, err = run_cli(capsys, "verify", "-c", str(config))
     assert status == 0
     assert "is valid" in err and "is removed" in err
     assert config.read_bytes() == before
-    status, _, err = run_cli(capsys, "verify", "--delete", "-c", str(config))
+    status, _stdout, err = run_cli(capsys, "verify", "--delete", "-c", str(config))
     assert status == 0 and "Updated" in err
     assert [runner["name"] for runner in tomllib.loads(config.read_text())["runners"]] == ["valid"]
     assert revoked not in err
@@ -176,7 +176,7 @@ def test_verify_reports_and_delete_removes_invalid_runners(capsys, fake_gitlab, 
 def test_list_json_has_one_object_per_runner(capsys, fake_gitlab, config):
     register_legacy(capsys, fake_gitlab, config, "--name", "one")
     token = tomllib.loads(config.read_text())["runners"][0]["token"]
-    status, _, err = run_cli(capsys, "list", "--log-format", "json", "-c", str(config))
+    status, _stdout, err = run_cli(capsys, "list", "--log-format", "json", "-c", str(config))
     assert status == 0
     records = [json.loads(line) for line in err.splitlines()]
     runners = [record for record in records if "Executor" in record]
@@ -188,7 +188,7 @@ def test_list_json_has_one_object_per_runner(capsys, fake_gitlab, config):
 def test_invalid_toml_is_fatal_with_line_and_column(capsys, config):
     config.parent.mkdir()
     config.write_text('concurrent = 1\n[[runners]]\nname = "a\n')
-    status, _, err = run_cli(capsys, "list", "-c", str(config))
+    status, _stdout, err = run_cli(capsys, "list", "-c", str(config))
     assert status == 1
     assert "invalid TOML" in err and "line 3" in err
 
@@ -212,7 +212,7 @@ def test_unknown_keys_are_reported_with_the_collections_key_list(capsys, config)
     config.parent.mkdir()
     config.write_text('concurrent = 1\n[[runners]]\nname = "a"\nurl = "http://x"\ntoken = "t"\nexecutor = "docker"\n'
                       '[runners.docker]\nimgae = "busybox"\n')
-    status, _, err = run_cli(capsys, "list", "-c", str(config))
+    status, _stdout, err = run_cli(capsys, "list", "-c", str(config))
     assert status == 0
     assert "unknown key runners[0].docker.imgae" in err
 
