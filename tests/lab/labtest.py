@@ -1,0 +1,76 @@
+# Copyright: (c) 2026, behindproxy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the Molecule scenarios' testinfra verifiers need from the lab.
+
+The shared Molecule configuration puts tests/lab on PYTHONPATH, so a verifier
+does `import labtest` and, through it, reads the lab's description, the
+proxy's access log (proxylog) and the fake GitLab's control API.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+LAB_DIRECTORY = Path(__file__).resolve().parent
+sys.path.insert(0, str(LAB_DIRECTORY / "fakegitlab"))
+
+import proxylog  # noqa: E402,F401  (re-exported for verifiers)
+from client import FakeGitLabControl  # noqa: E402
+
+RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+failed=(?P<failed>\d+)", re.M)
+
+
+@functools.lru_cache(maxsize=1)
+def lab_env() -> dict:
+    """The lab's description (`lab env`): proxy, credentials, URLs, CA, registry."""
+    output = subprocess.run([str(LAB_DIRECTORY / "bin" / "lab"), "env"], check=True, capture_output=True, text=True)
+    return json.loads(output.stdout)
+
+
+def gitlab() -> FakeGitLabControl:
+    """A client of the fake GitLab's control API (reachable from the controller only)."""
+    return FakeGitLabControl(lab_env()["gitlab"]["control_url"])
+
+
+def container_address(container: str, network: str) -> str:
+    """The IPv4 address of a container on one Docker network."""
+    template = "{{(index .NetworkSettings.Networks \"%s\").IPAddress}}" % network
+    output = subprocess.run(["docker", "inspect", "-f", template, container], check=True, capture_output=True, text=True)
+    return output.stdout.strip()
+
+
+def basic_proxy_url(password: str | None = None) -> str:
+    """The corporate proxy's URL with the lab's Basic credentials (or another password)."""
+    env = lab_env()
+    secret = env["basic"]["password"] if password is None else password
+    return "http://%s:%s@%s:%d" % (env["basic"]["user"], secret, env["proxy"]["host"], env["proxy"]["port"])
+
+
+def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int = 0,
+                 check: bool = False) -> subprocess.CompletedProcess:
+    """Run one of the scenario's playbooks again, against the scenario's inventory.
+
+    Molecule's verifier environment carries the inventory and the Ansible
+    configuration of the scenario (MOLECULE_INVENTORY_FILE, ANSIBLE_CONFIG).
+    """
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(scenario / playbook)]
+    if extra_vars:
+        command += ["--extra-vars", json.dumps(extra_vars)]
+    if verbosity:
+        command.append("-" + "v" * verbosity)
+    if check:
+        command.append("--check")
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP counts per host: {'host': {'changed': n, 'failed': n}}."""
+    return {match["host"]: {"changed": int(match["changed"]), "failed": int(match["failed"])}
+            for match in RECAP_LINE.finditer(output)}
