@@ -95,8 +95,8 @@ class TestProxyEnv:
         ]
 
     def test_as_mapping(self):
-        assert proxy_environment({"HTTP_PROXY": "http://p:1"}) == {"HTTP_PROXY": "http://p:1",
-                                                                    "http_proxy": "http://p:1"}
+        expected = {"HTTP_PROXY": "http://p:1", "http_proxy": "http://p:1"}
+        assert proxy_environment({"HTTP_PROXY": "http://p:1"}) == expected
 
     def test_same_value_in_both_cases_is_fine(self):
         assert proxy_env_list({"HTTP_PROXY": "http://p:1", "http_proxy": "http://p:1"}) == [
