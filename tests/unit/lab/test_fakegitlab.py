@@ -44,7 +44,7 @@ def register_legacy(fake, **fields):
 
 def create_authentication_runner(fake):
     status, _headers, payload = call(fake, "POST", "/api/v4/user/runners", {"runner_type": "instance_type"},
-                              {"PRIVATE-TOKEN": fakegitlab_server.LAB_PERSONAL_ACCESS_TOKEN})
+                                     {"PRIVATE-TOKEN": fakegitlab_server.LAB_PERSONAL_ACCESS_TOKEN})
     assert status == 201
     return payload
 
@@ -78,11 +78,11 @@ def test_only_issued_tokens_verify(fake_gitlab):
 
 def test_user_runners_needs_a_known_personal_access_token_with_scope(fake_gitlab):
     status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/user/runners", {"runner_type": "instance_type"},
-                        {"PRIVATE-TOKEN": "glpat-unknown"})
+                                   {"PRIVATE-TOKEN": "glpat-unknown"})
     assert status == 401
     fake_gitlab.control.add_personal_access_token("glpat-readonly", scopes=["read_api"])
     status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/user/runners", {"runner_type": "instance_type"},
-                        {"PRIVATE-TOKEN": "glpat-readonly"})
+                                   {"PRIVATE-TOKEN": "glpat-readonly"})
     assert status == 403
 
 
@@ -101,15 +101,15 @@ def test_authentication_token_needs_system_id_and_records_managers(fake_gitlab):
     assert status == 400
     for system_id in ("s_host1", "s_host2"):
         status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/runners/verify",
-                            {"token": runner["token"], "system_id": system_id})
+                                       {"token": runner["token"], "system_id": system_id})
         assert status == 200
     assert fake_gitlab.control.runners()[0]["managers"] == ["s_host1", "s_host2"]
     status, _headers, _body = call(fake_gitlab, "DELETE", "/api/v4/runners/managers",
-                        {"token": runner["token"], "system_id": "s_host1"})
+                                   {"token": runner["token"], "system_id": "s_host1"})
     assert status == 204
     assert fake_gitlab.control.runners()[0]["managers"] == ["s_host2"]
     status, _headers, _body = call(fake_gitlab, "DELETE", "/api/v4/runners/managers",
-                        {"token": runner["token"], "system_id": "s_host1"})
+                                   {"token": runner["token"], "system_id": "s_host1"})
     assert status == 404
 
 
@@ -127,7 +127,7 @@ def test_short_lived_tokens_expire_and_reset_issues_a_new_one(fake_gitlab):
     expires = time.mktime(time.strptime(credentials["token_expires_at"], "%Y-%m-%dT%H:%M:%S.000Z")) - time.timezone
     assert 0 < expires - time.time() <= 2
     status, _headers, rotated = call(fake_gitlab, "POST", "/api/v4/runners/reset_authentication_token",
-                              {"token": credentials["token"]})
+                                     {"token": credentials["token"]})
     assert status == 201
     assert rotated["token"] != credentials["token"]
     assert call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": credentials["token"]})[0] == 403
@@ -166,13 +166,13 @@ def test_trace_and_final_state_reach_the_job_result(fake_gitlab):
     job_id = fake_gitlab.control.queue_job(["exit 3"])
     job = call(fake_gitlab, "POST", "/api/v4/jobs/request", {"token": token})[2]
     status, headers, _body = call(fake_gitlab, "PATCH", "/api/v4/jobs/%d/trace" % job_id, raw=b"line 1\n",
-                              headers={"JOB-TOKEN": job["token"], "Content-Range": "0-7"})
+                                  headers={"JOB-TOKEN": job["token"], "Content-Range": "0-7"})
     assert status == 202 and headers["Range"] == "0-7"
     status, _headers, _body = call(fake_gitlab, "PATCH", "/api/v4/jobs/%d/trace" % job_id, raw=b"again\n",
-                        headers={"JOB-TOKEN": job["token"], "Content-Range": "0-6"})
+                                   headers={"JOB-TOKEN": job["token"], "Content-Range": "0-6"})
     assert status == 416
     status, _headers, _body = call(fake_gitlab, "PUT", "/api/v4/jobs/%d" % job_id,
-                        {"token": job["token"], "state": "failed", "exit_code": 3, "failure_reason": "script_failure"})
+                                   {"token": job["token"], "state": "failed", "exit_code": 3, "failure_reason": "script_failure"})
     assert status == 200
     result = fake_gitlab.control.wait_for_job_result(job_id, timeout=1)
     assert result["status"] == "failed"

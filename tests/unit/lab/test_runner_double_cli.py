@@ -56,7 +56,7 @@ def test_version_says_it_is_a_test_double(capsys):
 
 def test_legacy_register_writes_a_0600_config_with_credentials(capsys, fake_gitlab, config):
     status, _stdout, err = register_legacy(capsys, fake_gitlab, config, "--name", "first", "--tag-list", "a, b",
-                                     "--env", "HTTP_PROXY=http://proxy.lab.test:3128", "--locked")
+                                           "--env", "HTTP_PROXY=http://proxy.lab.test:3128", "--locked")
     assert status == 0, err
     assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
     runner = tomllib.loads(config.read_text())["runners"][0]
@@ -90,7 +90,7 @@ def test_register_keeps_other_runners_and_mode_but_drops_comments(capsys, fake_g
 def test_authentication_token_register_only_verifies(capsys, fake_gitlab, config):
     token = authentication_token(fake_gitlab)
     status, _stdout, err = run_cli(capsys, "register", "--non-interactive", "-c", str(config), "--url", fake_gitlab.api_url,
-                             "--token", token, "--executor", "docker", "--docker-image", "busybox", "--name", "new")
+                                   "--token", token, "--executor", "docker", "--docker-image", "busybox", "--name", "new")
     assert status == 0, err
     assert [entry["path"] for entry in fake_gitlab.control.request_log()] == ["/api/v4/runners/verify"]
     system_id = (config.parent / ".runner_system_id").read_text().strip()
@@ -101,8 +101,8 @@ def test_authentication_token_register_only_verifies(capsys, fake_gitlab, config
 def test_authentication_token_register_refuses_server_side_flags(capsys, fake_gitlab, config):
     token = authentication_token(fake_gitlab)
     status, _stdout, err = run_cli(capsys, "register", "--non-interactive", "-c", str(config), "--url", fake_gitlab.api_url,
-                             "--token", token, "--executor", "docker", "--docker-image", "busybox",
-                             "--tag-list", "x", "--locked")
+                                   "--token", token, "--executor", "docker", "--docker-image", "busybox",
+                                   "--tag-list", "x", "--locked")
     assert status == 1
     assert "(given: --locked, --tag-list)" in err and "specified on the GitLab server" in err
     assert not config.parent.exists()
@@ -111,7 +111,7 @@ def test_authentication_token_register_refuses_server_side_flags(capsys, fake_gi
 
 def test_register_with_a_wrong_registration_token_fails_and_writes_nothing(capsys, fake_gitlab, config):
     status, _stdout, err = run_cli(capsys, "register", "--non-interactive", "-c", str(config), "--url", fake_gitlab.api_url,
-                             "--registration-token", "wrong", "--executor", "docker", "--docker-image", "busybox")
+                                   "--registration-token", "wrong", "--executor", "docker", "--docker-image", "busybox")
     assert status == 1 and "status 403" in err
     assert not config.exists()
 
