@@ -54,6 +54,7 @@ _SECRET_LINE = re.compile(
     % '|'.join(re.escape(key) for key in sorted(SECRET_KEYS)),
     re.MULTILINE,
 )
+_LONE_LF = re.compile(r'(?<!\r)\n')
 _URL_USERINFO = re.compile(r'(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s"\']*):(?P<password>[^@/\s"\']*)@')
 
 
@@ -460,6 +461,11 @@ def written_keys(edit, runner_index):
     return written
 
 
+def uses_crlf(text):
+    """Whether every line break of ``text`` is CRLF (and there is one)."""
+    return '\r\n' in text and not _LONE_LF.search(text)
+
+
 def edit_config_text(text, edit):
     """Apply ``edit`` to config.toml ``text`` (None: no file yet).
 
@@ -479,6 +485,9 @@ def edit_config_text(text, edit):
     expected, runner_index = apply_plain(before, edit)
     apply_document(document, edit)
     new_text = tomlkit.dumps(document)
+    if uses_crlf(text):
+        # tomlkit ends the lines it adds with LF; keep a CRLF file CRLF.
+        new_text = _LONE_LF.sub('\r\n', new_text)
     if same_data(before, expected):
         # Nothing to change: keep the text exactly (tomlkit may still normalise it).
         new_text = text

@@ -25,7 +25,7 @@ description:
   - Credentials (C(auth), C(password), C(identitytoken), C(registrytoken)) and the passwords of
     C(scheme://user:password@host) URLs are masked in the diff and in RV(content).
 author:
-  - behindproxy developers
+  - behindproxy developers (@behindproxy)
 extends_documentation_fragment:
   - ansible.builtin.files
 attributes:

@@ -28,7 +28,7 @@ description:
     the returned RV(runner). Keep proxy passwords out of URLs altogether - let cntlm hold them (see the
     cntlm role) and point the runner at cntlm.
 author:
-  - behindproxy developers
+  - behindproxy developers (@behindproxy)
 requirements:
   - Python 3.11 or newer on the managed host (for C(tomllib)).
   - tomlkit on the managed host (Debian and Ubuntu package C(python3-tomlkit); tomlkit 0.11.7 or newer).

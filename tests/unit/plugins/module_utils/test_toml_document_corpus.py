@@ -26,6 +26,24 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_do
 CORPUS = pathlib.Path(__file__).parents[2] / 'data' / 'config_toml'
 FILES = sorted(CORPUS.glob('*.toml'))
 
+
+def corpus_cases():
+    """The corpus files, plus CRLF and byte-order-mark variants made here.
+
+    The variants are derived at test time because the collection's own
+    sanity checks do not allow such files in the repository.
+    """
+    cases = [(path.name, path.read_bytes()) for path in FILES]
+    for name, content in list(cases):
+        if name.startswith(('07_', '13_')):
+            cases.append((name.replace('.toml', '_crlf.toml'), content.replace(b'\n', b'\r\n')))
+        if name.startswith(('01_', '19_')):
+            cases.append((name.replace('.toml', '_bom.toml'), b'\xef\xbb\xbf' + content))
+    return cases
+
+
+CASES = corpus_cases()
+
 GLOBAL = {'concurrent': 12}
 ENVIRONMENT = {'HTTP_PROXY': 'http://cntlm.internal:3128', 'NO_PROXY': 'localhost,docker:2375,docker:2376'}
 SETTINGS = {'request_concurrency': 3, 'pre_get_sources_script': 'git config --global http.proxy "$HTTP_PROXY"'}
@@ -68,6 +86,16 @@ def expected_environment(entries):
     return merged + ['%s=%s' % item for item in ENVIRONMENT.items() if '%s=%s' % item not in merged]
 
 
+def _end_of_value(value):
+    """For a value that continues on later lines: a test for its last line, else None."""
+    for quotes in ('"""', "'''"):
+        if value.count(quotes) == 1:
+            return lambda later: quotes in later
+    if value.endswith('['):
+        return lambda later: later.strip().startswith(']')
+    return None
+
+
 def unedited_lines(text):
     """Lines of ``text`` that do not belong to an edited key.
 
@@ -83,12 +111,7 @@ def unedited_lines(text):
             continue
         match = edited.match(line)
         if match:
-            value = match.group('value').rstrip()
-            for quotes in ('"""', "'''"):
-                if value.count(quotes) == 1:
-                    closing = lambda later, quotes=quotes: quotes in later
-            if value.endswith('['):
-                closing = lambda later: later.strip().startswith(']')
+            closing = _end_of_value(match.group('value').rstrip())
             continue
         if line.strip():
             kept.append(line)
@@ -101,13 +124,20 @@ def assert_in_order(needles, haystack):
         position = haystack.index(needle, position) + 1
 
 
+def assert_line_endings_kept(original, new):
+    if b'\r\n' in original:
+        assert new.count(b'\n') == new.count(b'\r\n')
+    else:
+        assert b'\r' not in new
+
+
 def test_corpus_is_big_enough():
     assert len(FILES) >= 15
+    assert len(CASES) > len(FILES)
 
 
-@pytest.mark.parametrize('path', FILES, ids=[path.name for path in FILES])
-def test_corpus_file_survives_an_edit(path):
-    original = path.read_bytes()
+@pytest.mark.parametrize('original', [pytest.param(content, id=case) for case, content in CASES])
+def test_corpus_file_survives_an_edit(original):
     before = load(original)
     name, url = target_runner(before)
     edit = RunnerEdit(global_settings=GLOBAL, name=name, url=url,
@@ -125,15 +155,14 @@ def test_corpus_file_survives_an_edit(path):
 
     assert_in_order(unedited_lines(text_of(original)), text_of(new).splitlines())
     assert original.startswith(b'\xef\xbb\xbf') == new.startswith(b'\xef\xbb\xbf')
-    assert (b'\r\n' in original) == (b'\r\n' in new)
+    assert_line_endings_kept(original, new)
 
     again, dummy_result = apply(new, edit)
     assert again == new
 
 
-@pytest.mark.parametrize('path', FILES, ids=[path.name for path in FILES])
-def test_corpus_file_gets_a_new_runner_appended(path):
-    original = path.read_bytes()
+@pytest.mark.parametrize('original', [pytest.param(content, id=case) for case, content in CASES])
+def test_corpus_file_gets_a_new_runner_appended(original):
     before = load(original)
     edit = RunnerEdit(name='added-by-ansible', url='https://gitlab.example.com/',
                       settings={'executor': 'docker', 'docker': {'image': 'alpine:3.20'}},
@@ -146,12 +175,12 @@ def test_corpus_file_gets_a_new_runner_appended(path):
                                     'environment': ['HTTPS_PROXY=http://cntlm.internal:3128']}
     assert {k: v for k, v in after.items() if k != 'runners'} == {k: v for k, v in before.items() if k != 'runners'}
     assert_in_order([line for line in text_of(original).splitlines() if line.strip()], text_of(new).splitlines())
+    assert_line_endings_kept(original, new)
     assert apply(new, edit)[0] == new
 
 
-@pytest.mark.parametrize('path', FILES, ids=[path.name for path in FILES])
-def test_corpus_file_runner_removal_keeps_the_rest(path):
-    original = path.read_bytes()
+@pytest.mark.parametrize('original', [pytest.param(content, id=case) for case, content in CASES])
+def test_corpus_file_runner_removal_keeps_the_rest(original):
     before = load(original)
     name, url = target_runner(before)
     if name is None:
