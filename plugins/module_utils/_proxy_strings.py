@@ -101,6 +101,9 @@ def docker_proxy_script(proxies: Mapping | None, from_env: bool = False,
 
 def _docker_proxy_script_from_env(proxies: Mapping, target: str) -> str:
     variables = _checked_client_proxies(proxies, "an environment variable name")
+    if not variables:
+        raise ValueError("proxies maps every key to null: map at least one of %s to a variable, "
+                         "or give an empty mapping for the defaults" % ", ".join(DOCKER_CLIENT_PROXY_KEYS))
     for key, name in variables.items():
         if not _VARIABLE_NAME.match(name):
             raise ValueError("proxies.%s must name an environment variable (letters, digits, _), got %r"
@@ -113,7 +116,7 @@ def _docker_proxy_script_from_env(proxies: Mapping, target: str) -> str:
     for position, key in enumerate(variables, start=2):
         separator = "," if position > 2 else ""
         steps.append("json=\"$json\"'%s\"%s\":'" % (separator, key))
-        steps.append('json_string "$%s"' % ("{%d}" % position if position > 9 else position))
+        steps.append('json_string "$%d"' % position)
     steps.append('mkdir -p "$(dirname "$1")" && printf \'%s\\n\' "$json}}}" > "$1"')
     return "(" + "; ".join(steps) + ")"
 

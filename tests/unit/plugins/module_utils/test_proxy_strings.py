@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._proxy_strings import (
+    DOCKER_CLIENT_PROXY_KEYS,
     docker_proxy_script,
     merge_no_proxy,
     no_proxy_warning,
@@ -68,6 +69,16 @@ class TestDockerProxyScriptArguments:
         with pytest.raises(ValueError, match="proxies.httpsProxy must name an environment variable") as error:
             docker_proxy_script({"httpsProxy": name}, from_env=True)
         assert str(error.value).endswith("got %r" % name)
+
+    def test_from_env_with_every_key_null_is_refused(self):
+        with pytest.raises(ValueError, match="proxies maps every key to null"):
+            docker_proxy_script({"httpProxy": None}, from_env=True)
+
+    def test_from_env_reads_each_of_the_five_keys(self):
+        script = docker_proxy_script({key: "V%d" % index for index, key in enumerate(DOCKER_CLIENT_PROXY_KEYS)},
+                                     from_env=True)
+        assert 'set -- "$HOME/.docker/config.json" "${V0-}" "${V1-}" "${V2-}" "${V3-}" "${V4-}";' in script
+        assert script.count("json_string \"$") == 5 and 'json_string "$6"' in script
 
     @pytest.mark.parametrize("proxies", [None, {}])
     def test_from_env_defaults_to_the_standard_variables(self, proxies):
