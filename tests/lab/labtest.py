@@ -52,6 +52,11 @@ def basic_proxy_url(password: str | None = None) -> str:
     return "http://%s:%s@%s:%d" % (env["basic"]["user"], secret, env["proxy"]["host"], env["proxy"]["port"])
 
 
+def inventory_file() -> str:
+    """The scenario's inventory, as Molecule hands it to the verifier."""
+    return os.environ["MOLECULE_INVENTORY_FILE"]
+
+
 def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int = 0,
                  check: bool = False) -> subprocess.CompletedProcess:
     """Run one of the scenario's playbooks again, against the scenario's inventory.
@@ -60,7 +65,7 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int =
     configuration of the scenario (MOLECULE_INVENTORY_FILE, ANSIBLE_CONFIG).
     """
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(scenario / playbook)]
+    command = ["ansible-playbook", "-i", inventory_file(), str(scenario / playbook)]
     if extra_vars:
         command += ["--extra-vars", json.dumps(extra_vars)]
     if verbosity:

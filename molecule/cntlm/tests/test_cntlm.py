@@ -1,0 +1,127 @@
+# Copyright: (c) 2026, behindproxy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cntlm on a runner host: traffic, identity, file safety, hashes, exposure, password change."""
+
+import json
+import re
+
+import pytest
+import testinfra
+
+import labtest
+from labtest import proxylog
+
+LAB = labtest.lab_env()
+TEST_FILE = LAB["files"]["test_file_url"]
+CNTLM_CONF = "/etc/cntlm.conf"
+
+# Runs cntlm -H under a pseudo-terminal (it reads the password from its
+# terminal) and prints what cntlm printed.
+CNTLM_H = r"""
+import os, pty, sys
+user, domain, password = sys.argv[1:4]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv("/usr/sbin/cntlm", ["cntlm", "-H", "-c", "/dev/null", "-u", user, "-d", domain])
+output = b""
+sent = False
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    output += chunk
+    if not sent and b"assword" in output:
+        os.write(fd, password.encode() + b"\n")
+        sent = True
+os.waitpid(pid, 0)
+sys.stdout.write(output.decode(errors="replace"))
+"""
+
+
+@pytest.fixture(scope="module")
+def runner_host():
+    return testinfra.get_host("ansible://behindproxy-cntlm-host", ansible_inventory=labtest.inventory_file())
+
+
+@pytest.fixture(scope="module")
+def peer():
+    return testinfra.get_host("ansible://behindproxy-cntlm-peer", ansible_inventory=labtest.inventory_file())
+
+
+def written_settings(host):
+    settings = {}
+    for line in host.file(CNTLM_CONF).content_string.splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("\t")
+            settings.setdefault(key, []).append(value.strip())
+    return settings
+
+
+def test_requests_through_cntlm_reach_the_internet_as_the_lab_user(runner_host):
+    mark = proxylog.mark()
+    body = runner_host.run(f"curl -sS --max-time 20 -x http://127.0.0.1:3128 {TEST_FILE}")
+    assert body.rc == 0, body.stderr
+    entries = proxylog.wait_for(lambda entry: entry.url == TEST_FILE and entry.status == 200, since=mark)
+    assert {entry.user for entry in entries} == {LAB["ntlm"]["logged_as"]}
+
+
+def test_containers_reach_cntlm_on_docker0(runner_host):
+    docker0 = runner_host.interface("docker0").addresses[0]
+    result = runner_host.run(f"docker run --rm -e http_proxy=http://{docker0}:3128 "
+                             f"behindproxy/job-busybox:lab wget -q -O - {TEST_FILE}")
+    assert result.rc == 0, result.stderr
+
+
+def test_config_is_root_only_and_holds_no_password(runner_host):
+    conf = runner_host.file(CNTLM_CONF)
+    assert (conf.user, conf.group, conf.mode) == ("root", "root", 0o600)
+    assert LAB["ntlm"]["password"] not in conf.content_string
+    assert "Password" not in written_settings(runner_host)
+
+
+def test_pass_nt_is_what_the_hosts_cntlm_prints(runner_host):
+    printed = runner_host.check_output(
+        "python3 -c %s %s %s %s" % tuple(json.dumps(value) for value in (
+            CNTLM_H, LAB["ntlm"]["user"], LAB["ntlm"]["domain"], LAB["ntlm"]["password"])))
+    expected = re.search(r"PassNT\s+([0-9A-F]{32})", printed).group(1)
+    assert written_settings(runner_host)["PassNT"] == [expected]
+    assert written_settings(runner_host)["Auth"] == ["NT"]
+
+
+def test_cntlm_listens_on_docker0_and_loopback_only(runner_host, peer):
+    docker0 = runner_host.interface("docker0").addresses[0]
+    assert written_settings(runner_host)["Listen"] == [f"{docker0}:3128", "127.0.0.1:3128"]
+    corp_address = labtest.container_address("behindproxy-cntlm-host", LAB["networks"]["corp"])
+    for address in (corp_address, docker0):
+        attempt = peer.run(f"curl -sS -o /dev/null --max-time 5 -x http://{address}:3128 {TEST_FILE}")
+        assert attempt.rc != 0, f"cntlm answered the peer on {address}"
+
+
+def test_a_new_password_rerenders_and_restarts_once_and_never_shows(runner_host):
+    started = runner_host.check_output("systemctl show -p ActiveEnterTimestampMonotonic --value cntlm")
+    new_password = "another-lab-password-7Q"
+    changed = labtest.run_playbook("converge.yml", {"lab_cntlm_password": new_password}, verbosity=3)
+    assert changed.returncode == 0, changed.stdout[-3000:]
+    assert labtest.recap(changed.stdout)["behindproxy-cntlm-host"]["changed"] > 0
+    assert new_password not in changed.stdout + changed.stderr
+    assert runner_host.check_output("systemctl show -p ActiveEnterTimestampMonotonic --value cntlm") != started
+    new_hash = written_settings(runner_host)["PassNT"][0]
+    assert new_hash not in changed.stdout + changed.stderr
+
+    again = labtest.run_playbook("converge.yml", {"lab_cntlm_password": new_password})
+    assert labtest.recap(again.stdout)["behindproxy-cntlm-host"]["changed"] == 0
+
+    restored = labtest.run_playbook("converge.yml")
+    assert restored.returncode == 0
+    assert labtest.recap(restored.stdout)["behindproxy-cntlm-host"]["changed"] > 0
+
+
+def test_converge_output_at_vvv_holds_neither_password_nor_hash(runner_host):
+    output = labtest.run_playbook("converge.yml", verbosity=3)
+    assert output.returncode == 0
+    text = output.stdout + output.stderr
+    assert LAB["ntlm"]["password"] not in text
+    assert written_settings(runner_host)["PassNT"][0] not in text
