@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, behindproxy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build a one-layer busybox image from Debian's busybox-static and push it.
@@ -7,7 +6,7 @@ Used at image build time to preload the lab's stand-in for Docker Hub. It
 speaks the registry HTTP API v2 directly, so no docker client is needed:
 upload the layer and the image config as blobs, then put the manifest.
 
-    push-busybox REGISTRY_URL REPOSITORY TAG
+    python3 push_busybox.py REGISTRY_URL REPOSITORY TAG
 """
 
 import gzip
@@ -81,7 +80,7 @@ def gzipped(data):
 
 def image_config(debian_architecture, diff_id):
     if debian_architecture not in ARCHITECTURES:
-        raise SystemExit("push-busybox: unsupported architecture %r, expected one of %s"
+        raise SystemExit("push_busybox.py: unsupported architecture %r, expected one of %s"
                          % (debian_architecture, ", ".join(sorted(ARCHITECTURES))))
     architecture, variant = ARCHITECTURES[debian_architecture]
     config = {
@@ -120,7 +119,7 @@ def push_blob(registry, repository, data):
 
 def main(argv):
     if len(argv) != 3:
-        raise SystemExit("usage: push-busybox REGISTRY_URL REPOSITORY TAG")
+        raise SystemExit("usage: push_busybox.py REGISTRY_URL REPOSITORY TAG")
     registry, repository, tag = argv[0].rstrip("/"), argv[1], argv[2]
     with open(BUSYBOX, "rb") as handle:
         busybox = handle.read()
