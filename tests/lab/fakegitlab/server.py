@@ -42,10 +42,6 @@ class ApiError(Exception):
         self.message = message
 
 
-def utc_now():
-    return datetime.now(timezone.utc)
-
-
 def iso8601(timestamp):
     return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
@@ -68,7 +64,7 @@ def redact_headers(headers):
     }
 
 
-def job_payload(job, runner_token_timeout=3600):
+def job_payload(job, default_timeout=3600):
     """The body of a 201 answer to jobs/request, shaped like GitLab's."""
     spec = job["spec"]
     variables = [
@@ -99,13 +95,13 @@ def job_payload(job, runner_token_timeout=3600):
             "refspecs": [],
             "depth": 1,
         },
-        "runner_info": {"timeout": spec.get("timeout", runner_token_timeout)},
+        "runner_info": {"timeout": spec.get("timeout", default_timeout)},
         "variables": variables,
         "steps": [
             {
                 "name": "script",
                 "script": list(spec.get("script", [])),
-                "timeout": spec.get("timeout", runner_token_timeout),
+                "timeout": spec.get("timeout", default_timeout),
                 "when": "on_success",
                 "allow_failure": False,
             }
@@ -640,7 +636,9 @@ def make_server(handler_class, gitlab, address, port, tls_context=None):
     server = ThreadingHTTPServer((address, port), handler)
     server.daemon_threads = True
     if tls_context is not None:
-        server.socket = tls_context.wrap_socket(server.socket, server_side=True)
+        # Handshake in the handler's thread, so a client that never completes
+        # one cannot stall the accept loop.
+        server.socket = tls_context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     return server
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import email.utils
 import json
+import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -62,6 +64,12 @@ def test_wrong_registration_token_is_forbidden(fake_gitlab):
     status, _headers, payload = call(fake_gitlab, "POST", "/api/v4/runners", {"token": "guessed"})
     assert status == 403
     assert "Forbidden" in payload["message"]
+
+
+def test_registration_tokens_added_through_the_control_api_work(fake_gitlab):
+    fake_gitlab.control.add_registration_token("GR1348941another")
+    status, _headers, credentials = call(fake_gitlab, "POST", "/api/v4/runners", {"token": "GR1348941another"})
+    assert status == 201 and credentials["token"]
 
 
 def test_disabled_registration_answers_410(fake_gitlab):
@@ -298,3 +306,25 @@ def test_https_port_serves_the_api_with_the_given_certificate(tmp_path):
         process.wait(timeout=10)
         process.stdout.close()
         process.stderr.close()
+
+
+def test_a_stalled_tls_client_does_not_block_others(tmp_path):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    gitlab = fakegitlab_server.FakeGitLab(str(tmp_path))
+    server = fakegitlab_server.make_server(fakegitlab_server.ApiHandler, gitlab, "127.0.0.1", 0, context)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(server.server_address, timeout=5):
+            client_context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                                 urllib.request.HTTPSHandler(context=client_context))
+            with opener.open("https://127.0.0.1:%d/-/health" % server.server_address[1], timeout=5) as response:
+                assert response.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
