@@ -294,7 +294,7 @@ def apply_plain(data, edit):
     if edit.name is None:
         return data, None
     runners = data.get('runners', [])
-    if not isinstance(runners, list):
+    if not isinstance(runners, list) or not all(isinstance(entry, dict) for entry in runners):
         raise TomlDocumentError('"runners" in the file is not an array of tables')
     index = find_runner(runners, edit.name, edit.url)
     if edit.state == 'absent':
@@ -310,6 +310,8 @@ def apply_plain(data, edit):
     runner = runners[index]
     merge_plain(runner, edit.settings)
     if edit.environment:
+        if not isinstance(runner.get('environment', []), list):
+            raise TomlDocumentError('environment of runner %r is not an array' % (edit.name,))
         merged = merge_environment_entries(runner.get('environment', []), edit.environment)
         if merged:
             runner['environment'] = merged
@@ -342,13 +344,36 @@ def _indent_of_keys(container):
     return None
 
 
+def _indent_tree(item, level):
+    """Indent a new table the way gitlab-runner writes config.toml.
+
+    The header sits at ``level``, its keys and sub-table headers two spaces
+    deeper, and so on down.
+    """
+    if isinstance(item, AoT):
+        for table in item.body:
+            _indent_tree(table, level)
+        return
+    if not item.is_super_table():
+        item.trivia.indent = ' ' * level
+        level += 2
+    for key in item:
+        child = _raw_item(item, key)
+        if isinstance(child, (Table, AoT)):
+            _indent_tree(child, level)
+        elif _is_plain_key(child):
+            child.trivia.indent = ' ' * level
+
+
 def _set_key(container, key, value):
-    """Set ``container[key]``, indenting a new plain key like its siblings."""
+    """Set ``container[key]``; a new key is indented like the keys beside it."""
     indent = _indent_of_keys(container) if key not in container else None
     container[key] = value
     if indent:
         item = _raw_item(container, key)
-        if _is_plain_key(item):
+        if isinstance(item, (Table, AoT)):
+            _indent_tree(item, len(indent))
+        elif _is_plain_key(item):
             item.trivia.indent = indent
 
 
@@ -414,8 +439,11 @@ def apply_document(document, edit):
         return
     if index is None:
         new_runner = tomlkit.table()
+        indent = _indent_of_keys(entries[-1]) if entries else None
         for key, value in _new_runner_plain(edit).items():
             new_runner[key] = value
+            if indent:
+                _raw_item(new_runner, key).trivia.indent = indent
         if runners is None:
             runners = tomlkit.aot()
             runners.append(new_runner)

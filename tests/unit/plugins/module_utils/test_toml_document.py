@@ -72,6 +72,20 @@ def test_settings_deep_merge_into_selected_runner():
     assert '    volumes = ["/cache"]\n' in result.text
 
 
+def test_new_tables_are_indented_like_the_runner_writes_them():
+    result = edit(BASE, name='a', settings={'machine': {'IdleCount': 1}, 'docker': {'services': [{'name': 'docker:dind'}]}})
+    assert '  [runners.machine]\n    IdleCount = 1\n' in result.text
+    assert '    [[runners.docker.services]]\n      name = "docker:dind"\n' in result.text
+    result = edit(BASE, name='c', settings={'executor': 'shell'})
+    assert result.text.endswith('[[runners]]\n  name = "c"\n  executor = "shell"\n')
+
+
+def test_unindented_files_stay_unindented():
+    text = '[[runners]]\nname = "a"\n'
+    result = edit(text, name='a', settings={'limit': 1, 'docker': {'image': 'x'}})
+    assert all(not line.startswith(' ') for line in result.text.splitlines())
+
+
 def test_null_removes_keys_and_tables():
     result = edit(BASE, name='a', settings={'docker': None, 'executor': None, 'missing': None})
     runner = tomllib.loads(result.text)['runners'][0]
@@ -199,6 +213,17 @@ def test_invalid_utf8_is_refused():
 def test_bad_requests_are_refused_with_the_bad_value(kwargs, message):
     with pytest.raises(TomlDocumentError, match=message):
         edit(BASE, **kwargs)
+
+
+@pytest.mark.parametrize('text, kwargs, message', [
+    ('runners = [1, 2]\n', {'name': 'a'}, '"runners" in the file is not an array of tables'),
+    ('runners = "x"\n', {'name': 'a'}, '"runners" in the file is not an array of tables'),
+    ('[[runners]]\nname = "a"\nenvironment = "A=1"\n', {'name': 'a', 'environment': {'B': '2'}},
+     "environment of runner 'a' is not an array"),
+])
+def test_unexpected_file_shapes_are_refused(text, kwargs, message):
+    with pytest.raises(TomlDocumentError, match=message):
+        edit(text, **kwargs)
 
 
 def test_runner_is_masked_and_dates_are_text():
