@@ -16,6 +16,7 @@ Topology, names and ports: docs/lab.md. Standard library only.
 import argparse
 import base64
 import concurrent.futures
+import functools
 import hashlib
 import http.client
 import json
@@ -94,8 +95,8 @@ def run(command, check=True, input_text=None):
     """Run a command; on failure raise LabError with its stderr."""
     result = subprocess.run(command, capture_output=True, text=True, input=input_text, check=False)
     if check and result.returncode != 0:
-        raise LabError("%s failed (exit %d): %s" % (" ".join(command[:4]), result.returncode,
-                                                   result.stderr.strip() or result.stdout.strip()))
+        output = result.stderr.strip() or result.stdout.strip()
+        raise LabError("%s failed (exit %d): %s" % (" ".join(command[:4]), result.returncode, output))
     return result
 
 
@@ -361,40 +362,37 @@ def service_checks():
     """(name, function returning an error text or None) for every service of the lab."""
     internet = wan_address(INTERNET_CONTAINER)
     proxy = wan_address(PROXY_CONTAINER)
+    known_content = KNOWN_FILE.read_bytes()
+    # name, address, port, Host, path, TLS, request headers, expected status, text the body must hold
+    table = [
+        ("files.lab.test (http)", internet, 80, "files.lab.test", "/hello.txt", False, {}, 200, known_content),
+        ("files.lab.test (https, lab CA)", internet, 443, "files.lab.test", "/lab-ca.crt", True, {}, 200,
+         b"BEGIN CERTIFICATE"),
+        ("gitlab.lab.test (nginx, https)", internet, 443, "gitlab.lab.test", "/-/health", True, {}, 200, b""),
+        ("fake GitLab control port", internet, FAKE_GITLAB_CONTROL_PORT, "gitlab.lab.test", "/state", False, {},
+         200, b""),
+        ("hub.lab.test catalog (plain 5000)", internet, REGISTRY_PLAIN_PORT, REGISTRY_NAME, "/v2/_catalog", False,
+         {}, 200, b"library/busybox"),
+        ("hub.lab.test (https)", internet, 443, REGISTRY_NAME, "/v2/", True, {}, 200, b""),
+        ("git.lab.test", internet, 80, "git.lab.test", GIT_REPOSITORY_PATH + "/info/refs?service=git-upload-pack",
+         False, {}, 200, b"refs/heads/main"),
+        ("packages.lab.test", internet, 80, "packages.lab.test", "/dists/%s/Release" % APT_SUITE, False, {}, 200,
+         b""),
+        ("corp-proxy demands credentials", proxy, PROXY_PORT, "files.lab.test", "http://files.lab.test/hello.txt",
+         False, {}, 407, b""),
+        ("corp-proxy with Basic credentials", proxy, PROXY_PORT, "files.lab.test", "http://files.lab.test/hello.txt",
+         False, basic_authorization(), 200, known_content),
+    ]
 
-    def expect(status_wanted, status, body, needle=b""):
+    def check(address, port, host, path, tls, headers, status_wanted, needle):
+        status, body = http_get(address, port, host, path, tls=tls, headers=headers)
         if status != status_wanted:
             return "HTTP %d, expected %d" % (status, status_wanted)
         if needle not in body:
             return "answer lacks %r" % needle.decode()
         return None
 
-    def through_proxy(headers):
-        return http_get(proxy, PROXY_PORT, "files.lab.test", "http://files.lab.test/hello.txt", headers=headers)
-
-    return [
-        ("files.lab.test (http)", lambda: expect(200, *http_get(internet, 80, "files.lab.test", "/hello.txt"),
-                                                   KNOWN_FILE.read_bytes())),
-        ("files.lab.test (https, lab CA)", lambda: expect(200, *http_get(internet, 443, "files.lab.test",
-                                                                          "/lab-ca.crt", tls=True),
-                                                            b"BEGIN CERTIFICATE")),
-        ("gitlab.lab.test (nginx, https)", lambda: expect(200, *http_get(internet, 443, "gitlab.lab.test",
-                                                                          "/-/health", tls=True))),
-        ("fake GitLab control port", lambda: expect(200, *http_get(internet, FAKE_GITLAB_CONTROL_PORT,
-                                                                    "gitlab.lab.test", "/state"))),
-        ("hub.lab.test catalog (plain 5000)", lambda: expect(200, *http_get(internet, REGISTRY_PLAIN_PORT,
-                                                                             REGISTRY_NAME, "/v2/_catalog"),
-                                                               b"library/busybox")),
-        ("hub.lab.test (https)", lambda: expect(200, *http_get(internet, 443, REGISTRY_NAME, "/v2/", tls=True))),
-        ("git.lab.test", lambda: expect(200, *http_get(internet, 80, "git.lab.test",
-                                                       GIT_REPOSITORY_PATH + "/info/refs?service=git-upload-pack"),
-                                        b"refs/heads/main")),
-        ("packages.lab.test", lambda: expect(200, *http_get(internet, 80, "packages.lab.test",
-                                                            "/dists/%s/Release" % APT_SUITE))),
-        ("corp-proxy demands credentials", lambda: expect(407, *through_proxy({}))),
-        ("corp-proxy with Basic credentials", lambda: expect(200, *through_proxy(basic_authorization()),
-                                                             KNOWN_FILE.read_bytes())),
-    ]
+    return [(row[0], functools.partial(check, *row[1:])) for row in table]
 
 
 def run_check(check):

@@ -99,7 +99,7 @@ def image_config(debian_architecture, diff_id):
 def request(method, url, data=None, content_type=None):
     headers = {"Content-Type": content_type} if content_type else {}
     with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=headers)) as answer:
-        return answer.status, answer.headers
+        return answer.headers
 
 
 def push_blob(registry, repository, data):
@@ -110,7 +110,7 @@ def push_blob(registry, repository, data):
     except urllib.error.HTTPError as error:
         if error.code != 404:
             raise
-    _, headers = request("POST", "%s/v2/%s/blobs/uploads/" % (registry, repository))
+    headers = request("POST", "%s/v2/%s/blobs/uploads/" % (registry, repository))
     upload = urllib.parse.urljoin(registry + "/", headers["Location"])
     separator = "&" if "?" in upload else "?"
     request("PUT", upload + separator + "digest=" + urllib.parse.quote(digest), data, "application/octet-stream")
