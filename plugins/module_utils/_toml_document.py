@@ -41,6 +41,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_
 )
 
 UTF8_BOM = '\ufeff'
+RUNNER_INDENT = '  '
 MASK = '********'
 
 # Keys of config.toml whose values are credentials (the runner token, cache
@@ -439,7 +440,8 @@ def apply_document(document, edit):
         return
     if index is None:
         new_runner = tomlkit.table()
-        indent = _indent_of_keys(entries[-1]) if entries else None
+        # Like the entry before it, or, for the first one, like gitlab-runner writes it.
+        indent = _indent_of_keys(entries[-1]) if entries else RUNNER_INDENT
         for key, value in _new_runner_plain(edit).items():
             new_runner[key] = value
             if indent:

@@ -139,8 +139,12 @@ def test_new_runner_is_appended_after_the_last():
 
 
 def test_new_file_from_nothing():
-    result = edit(None, global_settings={'concurrent': 2}, name='r', url='https://g.example.com')
-    assert tomllib.loads(result.text) == {'concurrent': 2, 'runners': [{'name': 'r', 'url': 'https://g.example.com'}]}
+    result = edit(None, global_settings={'concurrent': 2}, name='r', url='https://g.example.com',
+                  settings={'docker': {'image': 'alpine'}})
+    assert tomllib.loads(result.text) == {'concurrent': 2, 'runners': [
+        {'name': 'r', 'url': 'https://g.example.com', 'docker': {'image': 'alpine'}}]}
+    assert '\n  name = "r"\n  url = "https://g.example.com"\n' in result.text
+    assert '\n  [runners.docker]\n    image = "alpine"\n' in result.text
 
 
 def test_nothing_to_do_keeps_text_exactly():
