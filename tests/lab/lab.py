@@ -16,6 +16,8 @@ Topology, names and ports: docs/lab.md. Standard library only.
 import argparse
 import base64
 import concurrent.futures
+import contextlib
+import fcntl
 import functools
 import hashlib
 import http.client
@@ -165,6 +167,8 @@ def ensure_basic_credentials():
 
 
 def basic_password():
+    if not BASIC_PASSWORD_FILE.exists():
+        raise LabError("%s is missing; run `lab up`" % BASIC_PASSWORD_FILE)
     return BASIC_PASSWORD_FILE.read_text(encoding="utf-8").strip()
 
 
@@ -564,9 +568,21 @@ def parse_arguments(argv):
     return parser.parse_args(argv)
 
 
+@contextlib.contextmanager
+def exclusive_lock():
+    """Serialise `up` and `down`: two scenarios starting at once must not both build and create."""
+    STATE_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with open(STATE_DIR.parent / ".lab.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def main(argv=None):
     arguments = parse_arguments(argv)
     try:
+        if arguments.command in ("up", "down"):
+            with exclusive_lock():
+                return arguments.handler(arguments)
         return arguments.handler(arguments)
     except LabError as error:
         say("lab %s: error: %s" % (arguments.command, error))
