@@ -263,7 +263,10 @@ def ensure_network(name, internal):
 def proxy_destinations():
     destinations = list(PROXY_DESTINATIONS)
     mirror_host = urllib.parse.urlsplit(os.environ.get("DEBIAN_MIRROR", "")).hostname
-    if mirror_host and not any(mirror_host == d or mirror_host.endswith(d) for d in destinations if d):
+    # squid refuses a dstdomain list in which one entry covers another.
+    covered = mirror_host and any(mirror_host == d or (d.startswith(".") and mirror_host.endswith(d))
+                                  for d in destinations)
+    if mirror_host and not covered:
         destinations.append(mirror_host)
     return " ".join(destinations)
 
@@ -312,13 +315,13 @@ def ensure_container(name, spec):
     wanted = spec_hash(spec)
     existing = docker_inspect("container", name)
     if existing is not None:
-        if existing["Config"]["Labels"].get(LABEL_SPEC) == wanted:
-            if existing["State"]["Running"]:
-                return False
-            run(["docker", "start", name])
-            say("lab up: started %s (existing container)" % name)
-            return True
-        say("lab up: replacing %s (its image, settings or mounted files changed)" % name)
+        if existing["Config"]["Labels"].get(LABEL_SPEC) == wanted and existing["State"]["Running"]:
+            return False
+        # A stopped container may be one that a failed `up` left half-connected:
+        # recreating it is as quick as checking it and always complete.
+        unchanged = existing["Config"]["Labels"].get(LABEL_SPEC) == wanted
+        say("lab up: replacing %s (%s)" % (name, "it was stopped" if unchanged
+                                            else "its image, settings or mounted files changed"))
         run(["docker", "rm", "-f", name])
     run(["docker", "create", "--name", name, "--label", LABEL_ROLE + "=container",
          "--label", LABEL_SPEC + "=" + wanted, *spec["create"]])
