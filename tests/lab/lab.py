@@ -320,8 +320,8 @@ def ensure_container(name, spec):
         # A stopped container may be one that a failed `up` left half-connected:
         # recreating it is as quick as checking it and always complete.
         unchanged = existing["Config"]["Labels"].get(LABEL_SPEC) == wanted
-        say("lab up: replacing %s (%s)" % (name, "it was stopped" if unchanged
-                                            else "its image, settings or mounted files changed"))
+        reason = "it was stopped" if unchanged else "its image, settings or mounted files changed"
+        say("lab up: replacing %s (%s)" % (name, reason))
         run(["docker", "rm", "-f", name])
     run(["docker", "create", "--name", name, "--label", LABEL_ROLE + "=container",
          "--label", LABEL_SPEC + "=" + wanted, *spec["create"]])
