@@ -135,7 +135,16 @@ def ensure_image(role, base_tag):
         say("lab up: building %s" % tag)
         run(["docker", "build", "-q", "--build-arg", "BASE_IMAGE=" + base_tag, "-t", tag, str(recipe_dir)])
         say("lab up: built %s in %.1fs" % (tag, time.monotonic() - started))
+        remove_superseded_images(IMAGES[role], tag)
     return tag
+
+
+def remove_superseded_images(repository, current):
+    """Drop the images of older recipes; one still used by a container stays (rmi refuses)."""
+    listing = run(["docker", "image", "ls", repository, "--format", "{{.Repository}}:{{.Tag}}"]).stdout.split()
+    for reference in listing:
+        if reference != current and run(["docker", "rmi", reference], check=False).returncode == 0:
+            say("lab up: removed superseded image %s" % reference)
 
 
 # ---------------------------------------------------------------- secrets
