@@ -11,14 +11,22 @@ import pytest
 
 from conftest import REPOSITORY, RUNNER_DOUBLE
 
-BUILD_REPO = RUNNER_DOUBLE / "build-repo"
+def snapshot_checkout(target):
+    """Copy build-repo's inputs, so that edits elsewhere in the tree during the run cannot change them."""
+    shutil.copytree(RUNNER_DOUBLE, target / "tests" / "lab" / "runner_double",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    key_module = target / "plugins" / "module_utils" / "_runner_config_keys.py"
+    key_module.parent.mkdir(parents=True)
+    shutil.copy(REPOSITORY / "plugins" / "module_utils" / "_runner_config_keys.py", key_module)
+    return target / "tests" / "lab" / "runner_double" / "build-repo", key_module
 
 
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory):
+    script, _key_module = snapshot_checkout(tmp_path_factory.mktemp("checkout"))
     out = tmp_path_factory.mktemp("repo")
-    first = subprocess.run([str(BUILD_REPO), str(out)], check=True, capture_output=True, text=True)
-    return out, first.stdout
+    first = subprocess.run([str(script), str(out)], check=True, capture_output=True, text=True)
+    return out, first.stdout, script
 
 
 def test_layout_is_the_vendors(repository):
@@ -73,18 +81,13 @@ def test_package_holds_the_double_the_unit_and_the_key_module(repository):
 def test_unchanged_inputs_are_not_rebuilt(repository):
     out = repository[0]
     before = (out / "dists" / "bookworm" / "InRelease").read_bytes()
-    again = subprocess.run([str(BUILD_REPO), str(out)], check=True, capture_output=True, text=True)
+    again = subprocess.run([str(repository[2]), str(out)], check=True, capture_output=True, text=True)
     assert again.stdout.strip() == "%s (up to date)" % out
     assert (out / "dists" / "bookworm" / "InRelease").read_bytes() == before
 
 
 def test_a_changed_key_module_triggers_a_rebuild(tmp_path):
-    checkout = tmp_path / "checkout"
-    shutil.copytree(RUNNER_DOUBLE, checkout / "tests" / "lab" / "runner_double")
-    key_module = checkout / "plugins" / "module_utils" / "_runner_config_keys.py"
-    key_module.parent.mkdir(parents=True)
-    shutil.copy(REPOSITORY / "plugins" / "module_utils" / "_runner_config_keys.py", key_module)
-    script = checkout / "tests" / "lab" / "runner_double" / "build-repo"
+    script, key_module = snapshot_checkout(tmp_path / "checkout")
     out = tmp_path / "repo"
     subprocess.run([str(script), str(out)], check=True, capture_output=True)
     key_module.write_text(key_module.read_text() + "\n# changed\n")
@@ -96,9 +99,9 @@ def test_a_changed_key_module_triggers_a_rebuild(tmp_path):
 
 
 def test_missing_key_module_is_a_clear_error(tmp_path):
-    checkout = tmp_path / "checkout"
-    shutil.copytree(RUNNER_DOUBLE, checkout / "tests" / "lab" / "runner_double")
-    failed = subprocess.run([str(checkout / "tests" / "lab" / "runner_double" / "build-repo"), str(tmp_path / "repo")],
+    script, key_module = snapshot_checkout(tmp_path / "checkout")
+    key_module.unlink()
+    failed = subprocess.run([str(script), str(tmp_path / "repo")],
                             capture_output=True, text=True, check=False)
     assert failed.returncode == 1
     assert "key module is missing" in failed.stderr
