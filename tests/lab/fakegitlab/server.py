@@ -518,6 +518,8 @@ class ApiHandler(BaseHandler):
                 "path": path,
                 "status": status,
                 "client": self.client_address[0],
+                # Behind the lab's nginx the peer is nginx; the proxy's address comes in X-Forwarded-For.
+                "forwarded_for": self.headers.get("X-Forwarded-For", ""),
                 "user_agent": self.headers.get("User-Agent", ""),
                 "scheme": "https" if isinstance(self.connection, ssl.SSLSocket) else "http",
                 "headers": redact_headers(dict(self.headers.items())),

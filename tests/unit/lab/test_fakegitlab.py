@@ -252,10 +252,16 @@ def test_request_log_records_client_and_user_agent_but_no_tokens(fake_gitlab):
     assert [(entry["method"], entry["path"], entry["status"]) for entry in log] == [
         ("POST", "/api/v4/user/runners", 201)]
     assert log[0]["client"] == "127.0.0.1"
+    assert log[0]["forwarded_for"] == ""
     assert log[0]["user_agent"] == "lab-test/1"
     assert fakegitlab_server.LAB_PERSONAL_ACCESS_TOKEN not in json.dumps(log)
     call(fake_gitlab, "GET", "/api/v4/nothing")
     assert [entry["status"] for entry in fake_gitlab.control.request_log(since=log[0]["seq"])] == [404]
+
+
+def test_request_log_keeps_the_forwarded_for_address(fake_gitlab):
+    call(fake_gitlab, "GET", "/-/health", headers={"X-Forwarded-For": "192.0.2.7"})
+    assert fake_gitlab.control.request_log()[-1]["forwarded_for"] == "192.0.2.7"
 
 
 def test_state_survives_a_restart(tmp_path):
