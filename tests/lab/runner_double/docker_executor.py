@@ -57,14 +57,25 @@ def job_services(runner, job):
     return [dict(service) for service in configured] + [dict(service) for service in job.get("services", [])]
 
 
-def environment_flags(pairs):
-    flags = []
+def env_file_text(pairs):
+    """The --env-file content for the pairs docker can read from one (a value must fit on one line)."""
+    return "".join(pair + "\n" for pair in pairs if "\n" not in pair)
+
+
+def environment_flags(pairs, env_file):
+    """Values go through a 0600 file, not argv, so proxy credentials never show in the process list."""
+    flags = ["--env-file", env_file]
     for pair in pairs:
-        flags += ["-e", pair]
+        if "\n" in pair:
+            flags += ["-e", pair]
     return flags
 
 
-def service_command(runner, service, number, network, prefix):
+def service_environment(runner, service):
+    return list(runner.get("environment", [])) + list(service.get("environment", []))
+
+
+def service_command(runner, service, number, network, prefix, env_file):
     docker = runner.get("docker", {})
     command = ["docker", "run", "-d", "--name", "%s-service-%d" % (prefix, number),
                "--network", network]
@@ -72,7 +83,7 @@ def service_command(runner, service, number, network, prefix):
         command += ["--network-alias", alias]
     if docker.get("privileged"):
         command.append("--privileged")
-    command += environment_flags(list(runner.get("environment", [])) + list(service.get("environment", [])))
+    command += environment_flags(service_environment(runner, service), env_file)
     entrypoint = service.get("entrypoint")
     if entrypoint:
         command += ["--entrypoint", entrypoint[0]]
@@ -89,7 +100,7 @@ def job_image(runner, job):
     return image
 
 
-def build_container_command(runner, job, build_dir, network, prefix):
+def build_container_command(runner, job, build_dir, network, prefix, env_file):
     docker = runner.get("docker", {})
     command = ["docker", "run", "--rm", "-i", "--name", prefix]
     if network:
@@ -104,7 +115,7 @@ def build_container_command(runner, job, build_dir, network, prefix):
         command += ["--add-host", host]
     for server in docker.get("dns", []):
         command += ["--dns", server]
-    command += environment_flags(environment_pairs(runner, job))
+    command += environment_flags(environment_pairs(runner, job), env_file)
     command += ["-v", "%s:%s" % (build_dir, PROJECT_DIR), "-w", PROJECT_DIR, "--entrypoint", "sh",
                 job_image(runner, job), "-s"]
     return command
@@ -132,6 +143,13 @@ def get_sources_environment(runner, job, home):
         name, _separator, value = pair.partition("=")
         environment[name] = value
     return environment
+
+
+def write_private(path, text):
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
 
 
 class JobRun:
@@ -190,11 +208,16 @@ class JobRun:
                 self._run(["docker", "network", "create", network])
             for number, service in enumerate(services):
                 self._note("Starting service %s" % service["name"])
-                command = service_command(self.runner, service, number, network, self.prefix)
+                env_file = write_private(os.path.join(scratch, "service-%d.env" % number),
+                                         env_file_text(service_environment(self.runner, service)))
+                command = service_command(self.runner, service, number, network, self.prefix, env_file)
                 if self._run(command) == 0:
                     started.append(command[command.index("--name") + 1])
             self._note("Using docker image %s" % job_image(self.runner, self.job))
-            status = self._run(build_container_command(self.runner, self.job, build_dir, network, self.prefix),
+            env_file = write_private(os.path.join(scratch, "job.env"),
+                                     env_file_text(environment_pairs(self.runner, self.job)))
+            status = self._run(build_container_command(self.runner, self.job, build_dir, network, self.prefix,
+                                                       env_file),
                                input=build_script(self.runner, self.job))
             return status, "".join(self.trace)
         except subprocess.TimeoutExpired:

@@ -97,15 +97,15 @@ def test_failed_clone_fails_the_job_before_the_container_starts(running_double, 
     assert "pre-build-ran" not in result["trace"]
 
 
-def test_service_is_reachable_by_its_alias_on_the_job_network(running_double, job_image):
+def test_service_gets_the_runner_environment_and_is_reachable_by_its_alias(running_double, job_image):
     service = {"name": job_image, "alias": "websvc",
-               "command": ["sh", "-c", "mkdir -p /www && echo service-answer > /www/index.html && httpd -f -p 8080 -h /www"]}
+               "command": ["sh", "-c", "mkdir -p /www && echo \"service-answer-$LAB_VAR\" > /www/index.html && httpd -f -p 8080 -h /www"]}
     job_id = running_double.control.queue_job(
         ["for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O- http://websvc:8080/ && break; sleep 0.5; done"],
         services=[service])
     result = running_double.control.wait_for_job_result(job_id, timeout=60)
     assert result["status"] == "success", result["trace"]
-    assert "service-answer" in result["trace"]
+    assert "service-answer-from-runner-environment" in result["trace"]
     leftovers = subprocess.run(["docker", "ps", "-a", "--filter", "name=behindproxy-job-%d-" % job_id, "-q"],
                                capture_output=True, text=True, check=True).stdout
     assert leftovers == ""

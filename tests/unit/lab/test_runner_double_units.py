@@ -176,12 +176,21 @@ def test_build_script_runs_pre_build_script_job_lines_then_post_build_script():
 
 
 def test_build_container_gets_runner_environment_then_job_variables_and_the_image():
-    command = docker_executor.build_container_command(RUNNER, JOB, "/tmp/b", "net", "behindproxy-job-7-abc")
-    environment = [command[index + 1] for index, flag in enumerate(command) if flag == "-e"]
-    assert environment[:2] == ["HTTP_PROXY=http://172.17.0.1:3128", "JOB_VAR=j"]
+    command = docker_executor.build_container_command(RUNNER, JOB, "/tmp/b", "net", "behindproxy-job-7-abc", "/s/job.env")
+    assert ["--env-file", "/s/job.env"] == command[command.index("--env-file"):command.index("--env-file") + 2]
+    assert "-e" not in command
     assert command[-2:] == ["busybox", "-s"]
     assert ["--network", "net"] == command[command.index("--network"):command.index("--network") + 2]
     assert "/cache" in command and "/tmp/b:/builds/lab" in command
+    lines = docker_executor.env_file_text(docker_executor.environment_pairs(RUNNER, JOB)).splitlines()
+    assert lines[:2] == ["HTTP_PROXY=http://172.17.0.1:3128", "JOB_VAR=j"]
+    assert "CI_JOB_ID=7" in lines
+
+
+def test_multiline_values_cannot_go_in_an_env_file_and_are_passed_inline():
+    pairs = ["ONE=line", "MANY=first\nsecond"]
+    assert docker_executor.env_file_text(pairs) == "ONE=line\n"
+    assert docker_executor.environment_flags(pairs, "/s/e.env") == ["--env-file", "/s/e.env", "-e", "MANY=first\nsecond"]
 
 
 def test_job_image_overrides_the_runner_image_and_none_at_all_is_an_error():
@@ -192,8 +201,9 @@ def test_job_image_overrides_the_runner_image_and_none_at_all_is_an_error():
 
 def test_configured_services_get_the_runner_environment_and_their_command():
     services = docker_executor.job_services(RUNNER, JOB)
-    command = docker_executor.service_command(RUNNER, services[0], 0, "net", "behindproxy-job-7-abc")
+    command = docker_executor.service_command(RUNNER, services[0], 0, "net", "behindproxy-job-7-abc", "/s/service-0.env")
     assert command[:6] == ["docker", "run", "-d", "--name", "behindproxy-job-7-abc-service-0", "--network"]
     assert ["--network-alias", "docker"] == command[command.index("--network-alias"):command.index("--network-alias") + 2]
-    assert "HTTP_PROXY=http://172.17.0.1:3128" in command
+    assert "--env-file" in command and not any("HTTP_PROXY" in argument for argument in command)
+    assert docker_executor.service_environment(RUNNER, services[0]) == ["HTTP_PROXY=http://172.17.0.1:3128"]
     assert command[-2:] == ["docker:24-dind", "--tls=false"]
