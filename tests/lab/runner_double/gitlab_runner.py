@@ -326,8 +326,14 @@ class Service:
             self.mtime = os.stat(self.path).st_mtime_ns
 
     def free_slots(self):
-        self.running_jobs = [thread for thread in self.running_jobs if thread.is_alive()]
+        self.running_jobs = [job for job in self.running_jobs if job[1].is_alive()]
         return self.document.get("concurrent", 1) - len(self.running_jobs)
+
+    def at_limit(self, runner):
+        """The runner's own `limit` (0: none) is reached by the jobs it is running."""
+        limit = runner.get("limit", 0)
+        running = sum(1 for token, thread in self.running_jobs if token == runner.get("token") and thread.is_alive())
+        return bool(limit) and running >= limit
 
     def poll(self):
         interval = self.document.get("check_interval") or DEFAULT_CHECK_INTERVAL
@@ -335,7 +341,7 @@ class Service:
             if self.free_slots() <= 0:
                 return
             key = runner.get("token", "")
-            if time.monotonic() < self.next_poll.get(key, 0):
+            if time.monotonic() < self.next_poll.get(key, 0) or self.at_limit(runner):
                 continue
             self.next_poll[key] = time.monotonic() + interval
             self.poll_runner(runner)
@@ -357,7 +363,7 @@ class Service:
         self.log("info", "Checking for jobs... received", job=job["id"], repo_url=job["git_info"].get("repo_url", ""),
                  runner=short_token(runner["token"]))
         thread = threading.Thread(target=self.run_job, args=(dict(runner), client, job), daemon=True)
-        self.running_jobs.append(thread)
+        self.running_jobs.append((runner["token"], thread))
         thread.start()
 
     def run_job(self, runner, client, job):
@@ -389,7 +395,7 @@ class Service:
             self.rotate_tokens()
             self.poll()
             self.stopping.wait(0.5)
-        for thread in self.running_jobs:
+        for _token, thread in self.running_jobs:
             thread.join()
         self.log("info", "All workers stopped. Can exit now")
         return 0

@@ -248,3 +248,25 @@ def test_service_reloads_when_the_file_changes(tmp_path):
     service.reload_if_changed()
     assert service.document["concurrent"] == 3
     assert "keeping the previous one" in service.log.stream.getvalue()
+
+
+class FinishedOrNot:
+    def __init__(self, alive):
+        self.alive = alive
+
+    def is_alive(self):
+        return self.alive
+
+
+def test_concurrent_and_runner_limit_bound_the_jobs_taken(tmp_path):
+    config = tmp_path / "config.toml"
+    runner_config.save(str(config), {"concurrent": 3, "runners": [
+        {"name": "a", "url": "http://x", "token": "ta", "limit": 1}, {"name": "b", "url": "http://x", "token": "tb"}]})
+    service = gitlab_runner.Service(str(config), gitlab_runner.Logger(stream=io.StringIO()))
+    runner_a, runner_b = service.document["runners"]
+    service.running_jobs = [("ta", FinishedOrNot(True)), ("tb", FinishedOrNot(True)), ("tb", FinishedOrNot(False))]
+    assert service.free_slots() == 1
+    assert service.at_limit(runner_a) is True
+    assert service.at_limit(runner_b) is False
+    service.running_jobs = [("ta", FinishedOrNot(False))]
+    assert service.at_limit(runner_a) is False
