@@ -11,6 +11,7 @@ import pytest
 
 from conftest import REPOSITORY, RUNNER_DOUBLE
 
+
 def snapshot_checkout(target):
     """Copy build-repo's inputs, so that edits elsewhere in the tree during the run cannot change them."""
     shutil.copytree(RUNNER_DOUBLE, target / "tests" / "lab" / "runner_double",
