@@ -179,7 +179,9 @@ class FakeGitLab:
         }
         path = os.path.join(self._state_dir, "state.json")
         temporary = path + ".tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
+        # It holds every token issued: readable by its owner only.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(state, handle, indent=2, sort_keys=True)
         os.replace(temporary, path)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -267,6 +268,7 @@ def test_request_log_keeps_the_forwarded_for_address(fake_gitlab):
 def test_state_survives_a_restart(tmp_path):
     gitlab = fakegitlab_server.FakeGitLab(str(tmp_path))
     status, credentials = gitlab.register_legacy({"token": fakegitlab_server.LAB_REGISTRATION_TOKEN})
+    assert os.stat(tmp_path / "state.json").st_mode & 0o077 == 0
     restarted = fakegitlab_server.FakeGitLab(str(tmp_path))
     restarted.load()
     assert restarted.verify({"token": credentials["token"]})[1]["id"] == credentials["id"]

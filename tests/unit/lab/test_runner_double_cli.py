@@ -270,3 +270,17 @@ def test_concurrent_and_runner_limit_bound_the_jobs_taken(tmp_path):
     assert service.at_limit(runner_b) is False
     service.running_jobs = [("ta", FinishedOrNot(False))]
     assert service.at_limit(runner_a) is False
+
+
+def test_sighup_reloads_even_when_the_mtime_did_not_change(tmp_path):
+    config = tmp_path / "config.toml"
+    runner_config.save(str(config), {"concurrent": 1})
+    service = gitlab_runner.Service(str(config), gitlab_runner.Logger(stream=io.StringIO()))
+    mtime = os.stat(config).st_mtime_ns
+    runner_config.save(str(config), {"concurrent": 5})
+    os.utime(config, ns=(mtime, mtime))
+    service.reload_if_changed()
+    assert service.document["concurrent"] == 1
+    service.reload_requested.set()
+    service.reload_if_changed()
+    assert service.document["concurrent"] == 5
