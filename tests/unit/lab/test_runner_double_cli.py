@@ -8,7 +8,10 @@ import datetime
 import io
 import json
 import os
+import ssl
 import stat
+import subprocess
+import threading
 import tomllib
 
 import pytest
@@ -284,3 +287,35 @@ def test_sighup_reloads_even_when_the_mtime_did_not_change(tmp_path):
     service.reload_requested.set()
     service.reload_if_changed()
     assert service.document["concurrent"] == 5
+
+
+@pytest.fixture
+def https_fake_gitlab(tmp_path):
+    """The fake GitLab's API on HTTPS with a self-signed certificate for 127.0.0.1."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "ca.pem")], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tmp_path / "ca.pem"), str(tmp_path / "key.pem"))
+    gitlab = fakegitlab_server.FakeGitLab(str(tmp_path))
+    server = fakegitlab_server.make_server(fakegitlab_server.ApiHandler, gitlab, "127.0.0.1", 0, context)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield "https://127.0.0.1:%d" % server.server_address[1], str(tmp_path / "ca.pem"), gitlab
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_ca_file_is_used_for_register_and_kept_for_verify(capsys, config, https_fake_gitlab):
+    url, ca_file, gitlab = https_fake_gitlab
+    arguments = ["register", "--non-interactive", "-c", str(config), "--url", url, "--registration-token",
+                 REGISTRATION_TOKEN, "--executor", "docker", "--docker-image", "busybox"]
+    status, _stdout, err = run_cli(capsys, *arguments)
+    assert status == 1 and "CERTIFICATE_VERIFY_FAILED" in err
+    assert not config.exists()
+    status, _stdout, err = run_cli(capsys, *arguments, "--tls-ca-file", ca_file)
+    assert status == 0, err
+    assert tomllib.loads(config.read_text())["runners"][0]["tls-ca-file"] == ca_file
+    status, _stdout, err = run_cli(capsys, "verify", "-c", str(config))
+    assert status == 0 and "is valid" in err
+    assert len(gitlab.runners) == 1
