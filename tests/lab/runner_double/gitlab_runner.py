@@ -167,6 +167,7 @@ def command_register(arguments, log):
         raise Fatal("missing %s" % ", ".join(missing))
     if arguments.executor == "docker" and not arguments.docker_image:
         raise Fatal("--docker-image is required with --executor docker")
+    parse_env_flags(arguments.env)
     uses_authentication_token = token.startswith("glrt-")
     if uses_authentication_token:
         check_no_server_side_flags(arguments)

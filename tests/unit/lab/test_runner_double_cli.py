@@ -119,6 +119,13 @@ def test_register_with_a_wrong_registration_token_fails_and_writes_nothing(capsy
     assert not config.exists()
 
 
+def test_bad_env_flag_fails_before_anything_is_registered(capsys, fake_gitlab, config):
+    status, _stdout, err = register_legacy(capsys, fake_gitlab, config, "--env", "NO_EQUALS_SIGN")
+    assert status == 1 and "--env 'NO_EQUALS_SIGN': expected NAME=value" in err
+    assert fake_gitlab.control.runners() == []
+    assert not config.exists()
+
+
 def test_register_warns_about_flags_it_does_not_know(capsys, fake_gitlab, config):
     status, _stdout, err = register_legacy(capsys, fake_gitlab, config, "--docker-pull-policy", "always")
     assert status == 0
