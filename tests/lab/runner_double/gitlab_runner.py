@@ -186,8 +186,8 @@ def command_register(arguments, log):
                                    bool(arguments.locked), arguments.access_level or "not_protected",
                                    arguments.maximum_timeout or 0, bool(arguments.paused), arguments.executor)
         if response.status != 201:
-            raise Fatal("Registering runner... failed: status %d %s" % (
-                response.status, "(registration disabled)" if response.status == 410 else ""))
+            raise Fatal("Registering runner... failed: status %d%s" % (
+                response.status, " (registration disabled)" if response.status == 410 else ""))
         credentials = response.json()
     document.setdefault("runners", []).append(new_runner_entry(arguments, credentials, utc_now()))
     runner_config.save(path, document)
@@ -245,9 +245,12 @@ def command_verify(arguments, log):
         response = client_for(runner).verify(runner["token"], system_id)
         if response.status == 200:
             log("info", "Verifying runner... is valid", runner=short_token(runner["token"]))
-        else:
-            log("error", "Verifying runner... is removed", runner=short_token(runner["token"]), status=response.status)
+        elif response.status == 403:
+            log("error", "Verifying runner... is removed", runner=short_token(runner["token"]))
             invalid.append(runner)
+        else:
+            # Only GitLab's "forbidden" means the token is gone; anything else must not cost a runner.
+            log("error", "Verifying runner... failed", runner=short_token(runner["token"]), status=response.status)
     if arguments.delete and invalid:
         document["runners"] = [runner for runner in document.get("runners", []) if runner not in invalid]
         runner_config.save(path, document)

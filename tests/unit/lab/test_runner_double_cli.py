@@ -183,6 +183,22 @@ def test_verify_reports_and_delete_removes_invalid_runners(capsys, fake_gitlab, 
     assert revoked not in err
 
 
+def test_verify_delete_keeps_runners_when_gitlab_only_rate_limits(capsys, fake_gitlab, config):
+    register_legacy(capsys, fake_gitlab, config, "--name", "valid")
+    before = config.read_bytes()
+    fake_gitlab.control.set_rate_limit(1, mode="none")
+    status, _stdout, err = run_cli(capsys, "verify", "--delete", "-c", str(config))
+    assert status == 0
+    assert "Verifying runner... failed" in err and "status=429" in err
+    assert config.read_bytes() == before
+
+
+def test_registration_disabled_is_named(capsys, fake_gitlab, config):
+    fake_gitlab.control.set_registration_enabled(False)
+    status, _stdout, err = register_legacy(capsys, fake_gitlab, config)
+    assert status == 1 and "status 410 (registration disabled)" in err
+
+
 def test_list_json_has_one_object_per_runner(capsys, fake_gitlab, config):
     register_legacy(capsys, fake_gitlab, config, "--name", "one")
     token = tomllib.loads(config.read_text())["runners"][0]["token"]
