@@ -27,6 +27,7 @@ import runner_config
 
 MTIME_CHECK_INTERVAL = 3.0
 DEFAULT_CHECK_INTERVAL = 3
+ROTATION_RETRY_INTERVAL = 5.0
 SERVER_SIDE_FLAGS = ("locked", "access_level", "run_untagged", "maximum_timeout", "paused", "tag_list",
                      "maintenance_note")
 VERSION_TEXT = """Version:      %s
@@ -287,6 +288,7 @@ class Service:
         self.reload_requested = threading.Event()
         self.running_jobs = []
         self.next_poll = {}
+        self.next_rotation_attempt = {}
 
     def reload_if_changed(self):
         try:
@@ -304,21 +306,30 @@ class Service:
             return
         self.log("info", "Configuration loaded", builds=len(self.running_jobs))
 
+    def rotation_candidates(self, now):
+        return [runner for runner in self.document.get("runners", [])
+                if runner_config.rotation_due(runner.get("token_obtained_at"), runner.get("token_expires_at"), now)
+                and time.monotonic() >= self.next_rotation_attempt.get(runner.get("token"), 0)]
+
     def rotate_tokens(self):
         now = self.clock()
+        if not self.rotation_candidates(now):
+            return
+        # The rewrite below replaces the whole file: pick up an edit made since the last check first.
+        self.reload_if_changed()
         changed = False
-        for runner in self.document.get("runners", []):
-            if not runner_config.rotation_due(runner.get("token_obtained_at"), runner.get("token_expires_at"), now):
-                continue
+        for runner in self.rotation_candidates(now):
             try:
                 response = client_for(runner).reset_token(runner["token"])
             except (urllib.error.URLError, OSError, gitlab_api.GaveUp) as error:
-                self.log("error", "Resetting runner authentication token failed: %s" % error,
-                         runner=short_token(runner["token"]))
-                continue
-            if response.status != 201:
+                response = None
+                failure = {"error": getattr(error, "reason", error)}
+            else:
+                failure = {"status": response.status}
+            if response is None or response.status != 201:
+                self.next_rotation_attempt[runner["token"]] = time.monotonic() + ROTATION_RETRY_INTERVAL
                 self.log("error", "Resetting runner authentication token failed", runner=short_token(runner["token"]),
-                         status=response.status)
+                         **failure)
                 continue
             answer = response.json()
             runner["token"] = answer["token"]

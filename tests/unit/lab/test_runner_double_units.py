@@ -8,6 +8,7 @@ import datetime
 import email.utils
 import io
 import math
+import os
 import tomllib
 
 import pytest
@@ -112,6 +113,40 @@ def test_service_rotates_a_short_lived_token_and_rewrites_the_file(tmp_path, fak
     assert runner["token_expires_at"] > clock["now"]
     assert runner["custom"] == "kept"
     assert credentials["token"] not in service.log.stream.getvalue()
+
+
+def test_failed_rotation_is_retried_later_not_in_a_tight_loop(tmp_path, fake_gitlab):
+    obtained = datetime.datetime.now(UTC).replace(microsecond=0)
+    config = tmp_path / "config.toml"
+    runner_config.save(str(config), {"runners": [{
+        "name": "r", "url": fake_gitlab.api_url, "token": "not-issued", "executor": "docker",
+        "token_obtained_at": obtained, "token_expires_at": obtained + datetime.timedelta(seconds=8)}]})
+    service = gitlab_runner.Service(str(config), gitlab_runner.Logger(stream=io.StringIO()),
+                                    clock=lambda: obtained + datetime.timedelta(seconds=7))
+    service.rotate_tokens()
+    service.rotate_tokens()
+    assert [entry["path"] for entry in fake_gitlab.control.request_log()] == ["/api/v4/runners/reset_authentication_token"]
+    assert "Resetting runner authentication token failed" in service.log.stream.getvalue()
+    assert "status=403" in service.log.stream.getvalue()
+
+
+def test_rotation_picks_up_an_edit_made_since_the_last_reload(tmp_path, fake_gitlab):
+    fake_gitlab.control.set_token_lifetime(8)
+    credentials = fake_gitlab.gitlab.register_legacy({"token": fakegitlab_server.LAB_REGISTRATION_TOKEN})[1]
+    obtained = datetime.datetime.now(UTC).replace(microsecond=0)
+    config = tmp_path / "config.toml"
+    runner = {"name": "r", "url": fake_gitlab.api_url, "token": credentials["token"], "executor": "docker",
+              "token_obtained_at": obtained,
+              "token_expires_at": gitlab_runner.parse_expiry(credentials["token_expires_at"])}
+    runner_config.save(str(config), {"concurrent": 1, "runners": [runner]})
+    service = gitlab_runner.Service(str(config), gitlab_runner.Logger(stream=io.StringIO()),
+                                    clock=lambda: obtained + datetime.timedelta(seconds=7))
+    runner_config.save(str(config), {"concurrent": 9, "runners": [runner]})
+    os.utime(config, ns=(0, os.stat(config).st_mtime_ns + 1_000_000))
+    service.rotate_tokens()
+    document = tomllib.loads(config.read_text())
+    assert document["concurrent"] == 9
+    assert document["runners"][0]["token"] != credentials["token"]
 
 
 # --- 429 handling -------------------------------------------------------------------
