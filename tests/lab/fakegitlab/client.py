@@ -45,11 +45,12 @@ class FakeGitLabControl:
     def runners(self):
         return self.state()["runners"]
 
-    def queue_job(self, script, image=None, variables=None, repo_url=None, ref="main", services=None, tags=None, name=None):
-        """Queue a job; returns its id. `script` is a list of shell lines."""
+    def queue_job(self, script, image=None, variables=None, repo_url=None, ref="main", services=None, tags=None, name=None,
+                  timeout=None):
+        """Queue a job; returns its id. `script` is a list of shell lines, `timeout` in seconds."""
         spec = {"script": list(script), "variables": dict(variables or {}), "services": list(services or []),
                 "tags": list(tags or []), "ref": ref}
-        for key, value in (("image", image), ("repo_url", repo_url), ("name", name)):
+        for key, value in (("image", image), ("repo_url", repo_url), ("name", name), ("timeout", timeout)):
             if value is not None:
                 spec[key] = value
         return self._call("POST", "/jobs", spec)["id"]

@@ -31,6 +31,7 @@ RATE_LIMIT_MODES = ("reset-time", "invalid-reset-time", "none", "retry-after")
 RUNNER_TYPES = ("instance_type", "group_type", "project_type")
 REDACTED_HEADERS = ("private-token", "runner-token", "job-token", "authorization")
 REQUEST_LOG_LIMIT = 10000
+DEFAULT_JOB_TIMEOUT = 3600
 
 
 class ApiError(Exception):
@@ -64,7 +65,7 @@ def redact_headers(headers):
     }
 
 
-def job_payload(job, default_timeout=3600):
+def job_payload(job):
     """The body of a 201 answer to jobs/request, shaped like GitLab's."""
     spec = job["spec"]
     variables = [
@@ -95,13 +96,13 @@ def job_payload(job, default_timeout=3600):
             "refspecs": [],
             "depth": 1,
         },
-        "runner_info": {"timeout": spec.get("timeout", default_timeout)},
+        "runner_info": {"timeout": spec.get("timeout", DEFAULT_JOB_TIMEOUT)},
         "variables": variables,
         "steps": [
             {
                 "name": "script",
                 "script": list(spec.get("script", [])),
-                "timeout": spec.get("timeout", default_timeout),
+                "timeout": spec.get("timeout", DEFAULT_JOB_TIMEOUT),
                 "when": "on_success",
                 "allow_failure": False,
             }
@@ -136,6 +137,9 @@ def validate_job_spec(spec):
         isinstance(service, dict) and isinstance(service.get("name"), str) for service in services
     ):
         raise ApiError(400, "job 'services' must be a list of objects with a 'name', got %r" % (services,))
+    timeout = spec.get("timeout", DEFAULT_JOB_TIMEOUT)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
+        raise ApiError(400, "job 'timeout' must be a positive number of seconds, got %r" % (timeout,))
     tags = spec.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
         raise ApiError(400, "job 'tags' must be a list of strings, got %r" % (tags,))

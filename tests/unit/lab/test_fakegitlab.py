@@ -240,6 +240,7 @@ def test_bad_rate_limit_settings_are_refused_with_the_field_named(fake_gitlab, a
     ({"script": ["true"], "variables": {"A": 1}}, "variables"),
     ({"script": ["true"], "services": [{"alias": "x"}]}, "services"),
     ({"script": ["true"], "image": 5}, "image"),
+    ({"script": ["true"], "timeout": 0}, "timeout"),
 ])
 def test_bad_job_specs_are_refused_with_the_field_named(fake_gitlab, spec, field):
     with pytest.raises(fakegitlab_client.ControlError, match=field):

@@ -109,3 +109,13 @@ def test_service_gets_the_runner_environment_and_is_reachable_by_its_alias(runni
     leftovers = subprocess.run(["docker", "ps", "-a", "--filter", "name=behindproxy-job-%d-" % job_id, "-q"],
                                capture_output=True, text=True, check=True).stdout
     assert leftovers == ""
+
+
+def test_job_over_its_timeout_is_stopped_and_failed(running_double):
+    job_id = running_double.control.queue_job(["echo started", "sleep 60"], timeout=2)
+    result = running_double.control.wait_for_job_result(job_id, timeout=30)
+    assert (result["status"], result["exit_code"]) == ("failed", 124)
+    assert "job timed out after 2s" in result["trace"]
+    leftovers = subprocess.run(["docker", "ps", "-a", "--filter", "name=behindproxy-job-%d-" % job_id, "-q"],
+                               capture_output=True, text=True, check=True).stdout
+    assert leftovers == ""
