@@ -108,7 +108,8 @@ def load(path):
     except OSError as error:
         raise ConfigError("%s: cannot read: %s" % (path, error.strerror)) from None
     try:
-        text = raw.decode("utf-8")
+        # toml-test counts a leading byte order mark as valid; tomllib alone would refuse it.
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ConfigError("%s: not UTF-8 (byte %d)" % (path, error.start)) from None
     return parse(text, path)

@@ -211,6 +211,21 @@ def test_list_json_has_one_object_per_runner(capsys, fake_gitlab, config):
     assert records[0]["msg"] == "Listing configured runners"
 
 
+def test_a_byte_order_mark_is_accepted_and_dropped_on_rewrite(capsys, fake_gitlab, config):
+    config.parent.mkdir()
+    config.write_bytes(b"\xef\xbb\xbfconcurrent = 2\n")
+    assert register_legacy(capsys, fake_gitlab, config)[0] == 0
+    assert not config.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert tomllib.loads(config.read_text())["concurrent"] == 2
+
+
+def test_non_utf8_is_fatal_naming_the_byte(capsys, config):
+    config.parent.mkdir()
+    config.write_bytes(b"concurrent = 1\nname = \"\xff\"\n")
+    status, _stdout, err = run_cli(capsys, "list", "-c", str(config))
+    assert status == 1 and "not UTF-8 (byte 23)" in err
+
+
 def test_invalid_toml_is_fatal_with_line_and_column(capsys, config):
     config.parent.mkdir()
     config.write_text('concurrent = 1\n[[runners]]\nname = "a\n')
