@@ -22,6 +22,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import threading
 
 PROJECT_DIR = "/builds/lab"
 
@@ -153,18 +154,51 @@ def write_private(path, text):
 
 
 class JobRun:
-    """One job: collects the trace; `run()` returns (exit_code, trace)."""
+    """One job: `run()` returns its exit code; the trace is collected in `trace` and passed to `on_output` as it comes."""
 
-    def __init__(self, runner, job, timeout):
+    def __init__(self, runner, job, timeout, on_output=None):
         self.runner = runner
         self.job = job
         self.timeout = timeout
         self.trace = []
+        self.on_output = on_output
         # Unique per run: names of an interrupted earlier run must not collide.
         self.prefix = "behindproxy-job-%d-%s" % (job["id"], secrets.token_hex(3))
 
     def _note(self, text):
-        self.trace.append(text if text.endswith("\n") else text + "\n")
+        text = text if text.endswith("\n") else text + "\n"
+        self.trace.append(text)
+        if self.on_output is not None:
+            self.on_output(text)
+
+    def _stream(self, command, script):
+        """Run the job container, passing its output on line by line; stop it at the job's timeout."""
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        timed_out = threading.Event()
+
+        def stop():
+            timed_out.set()
+            subprocess.run(["docker", "rm", "-f", self.prefix], capture_output=True, check=False)
+            process.kill()
+
+        watchdog = threading.Timer(self.timeout, stop)
+        watchdog.start()
+        try:
+            try:
+                process.stdin.write(script)
+                process.stdin.close()
+            except BrokenPipeError:
+                pass  # the container did not start; docker's message comes on stdout
+            for line in process.stdout:
+                self._note(line)
+            process.wait()
+        finally:
+            watchdog.cancel()
+            process.stdout.close()
+        if timed_out.is_set():
+            raise subprocess.TimeoutExpired(command, self.timeout)
+        return process.returncode
 
     def _run(self, command, **options):
         completed = subprocess.run(command, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -202,7 +236,7 @@ class JobRun:
         try:
             status = self._get_sources(build_dir, home)
             if status:
-                return status, "".join(self.trace)
+                return status
             os.makedirs(build_dir, exist_ok=True)
             if network:
                 self._run(["docker", "network", "create", network])
@@ -216,14 +250,14 @@ class JobRun:
             self._note("Using docker image %s" % job_image(self.runner, self.job))
             env_file = write_private(os.path.join(scratch, "job.env"),
                                      env_file_text(environment_pairs(self.runner, self.job)))
-            status = self._run(build_container_command(self.runner, self.job, build_dir, network, self.prefix,
-                                                       env_file),
-                               input=build_script(self.runner, self.job))
-            return status, "".join(self.trace)
+            status = self._stream(build_container_command(self.runner, self.job, build_dir, network, self.prefix,
+                                                          env_file),
+                                  build_script(self.runner, self.job))
+            return status
         except subprocess.TimeoutExpired:
             self._note("ERROR: job timed out after %ss" % self.timeout)
             subprocess.run(["docker", "rm", "-f", self.prefix], capture_output=True, check=False)
-            return 124, "".join(self.trace)
+            return 124
         finally:
             for name in started:
                 subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)

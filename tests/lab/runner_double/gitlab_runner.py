@@ -28,6 +28,7 @@ import runner_config
 MTIME_CHECK_INTERVAL = 3.0
 DEFAULT_CHECK_INTERVAL = 3
 ROTATION_RETRY_INTERVAL = 5.0
+TRACE_INTERVAL = 1.0
 SERVER_SIDE_FLAGS = ("locked", "access_level", "run_untagged", "maximum_timeout", "paused", "tag_list",
                      "maintenance_note")
 VERSION_TEXT = """Version:      %s
@@ -273,6 +274,41 @@ def command_list(arguments, log):
 # --- run ---------------------------------------------------------------------
 
 
+class TraceRejected(Exception):
+    """GitLab refused a trace update (wrong offset, job no longer running)."""
+
+
+class TraceSender:
+    """Sends a job's output to GitLab in pieces while it runs (at most one PATCH a second), like the runner does."""
+
+    def __init__(self, client, job, interval=TRACE_INTERVAL, clock=time.monotonic):
+        self.client = client
+        self.job = job
+        self.interval = interval
+        self.clock = clock
+        self.sent_bytes = 0
+        self.pending = ""
+        self.last_sent = clock()
+
+    def add(self, text):
+        self.pending += text
+        if self.clock() - self.last_sent >= self.interval:
+            try:
+                self.flush()
+            except (urllib.error.URLError, OSError, gitlab_api.GaveUp, TraceRejected):
+                pass  # kept in `pending`; the final flush tries again and reports
+
+    def flush(self):
+        if not self.pending:
+            return
+        response = self.client.append_trace(self.job["id"], self.job["token"], self.sent_bytes, self.pending)
+        self.last_sent = self.clock()
+        if response.status != 202:
+            raise TraceRejected("trace update answered %d" % response.status)
+        self.sent_bytes += len(self.pending.encode("utf-8"))
+        self.pending = ""
+
+
 class Service:
     """`gitlab-runner run`: reload on change, rotate tokens, poll for jobs, run them."""
 
@@ -383,17 +419,19 @@ class Service:
 
     def run_job(self, runner, client, job):
         timeout = job.get("runner_info", {}).get("timeout") or 3600
+        trace = TraceSender(client, job)
         try:
-            exit_code, trace = docker_executor.JobRun(runner, job, timeout).run()
+            exit_code = docker_executor.JobRun(runner, job, timeout, on_output=trace.add).run()
         except (ValueError, OSError) as error:
-            exit_code, trace = 1, "ERROR: Job failed (system failure): %s\n" % error
+            exit_code = 1
+            trace.add("ERROR: Job failed (system failure): %s\n" % error)
         state = "success" if exit_code == 0 else "failed"
-        trace += "Job succeeded\n" if exit_code == 0 else "ERROR: Job failed: exit code %d\n" % exit_code
+        trace.add("Job succeeded\n" if exit_code == 0 else "ERROR: Job failed: exit code %d\n" % exit_code)
         try:
-            client.append_trace(job["id"], job["token"], 0, trace)
+            trace.flush()
             client.finish_job(job["id"], job["token"], state, exit_code,
                               None if exit_code == 0 else "script_failure")
-        except (urllib.error.URLError, OSError, gitlab_api.GaveUp) as error:
+        except (urllib.error.URLError, OSError, gitlab_api.GaveUp, TraceRejected) as error:
             self.log("error", "Submitting job result failed: %s" % getattr(error, "reason", error), job=job["id"])
             return
         self.log("info", "Job %s" % ("succeeded" if exit_code == 0 else "failed"), job=job["id"],

@@ -9,6 +9,7 @@ import http.server
 import io
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -119,3 +120,19 @@ def test_job_over_its_timeout_is_stopped_and_failed(running_double):
     leftovers = subprocess.run(["docker", "ps", "-a", "--filter", "name=behindproxy-job-%d-" % job_id, "-q"],
                                capture_output=True, text=True, check=True).stdout
     assert leftovers == ""
+
+
+def test_trace_reaches_gitlab_while_the_job_runs(running_double):
+    job_id = running_double.control.queue_job(["echo first-part", "sleep 4", "echo second-part"])
+    deadline = time.monotonic() + 30
+    while True:
+        result = running_double.control.job_result(job_id)
+        if "first-part" in result["trace"].replace("$ echo first-part", ""):
+            break
+        assert time.monotonic() < deadline, result
+        time.sleep(0.2)
+    assert result["status"] == "running"
+    assert "second-part" not in result["trace"].replace("$ echo second-part", "")
+    final = running_double.control.wait_for_job_result(job_id, timeout=30)
+    assert final["status"] == "success"
+    assert final["trace"].count("\nfirst-part\n") == 1 and "\nsecond-part\n" in final["trace"]

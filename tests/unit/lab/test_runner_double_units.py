@@ -242,3 +242,44 @@ def test_configured_services_get_the_runner_environment_and_their_command():
     assert "--env-file" in command and not any("HTTP_PROXY" in argument for argument in command)
     assert docker_executor.service_environment(RUNNER, services[0]) == ["HTTP_PROXY=http://172.17.0.1:3128"]
     assert command[-2:] == ["docker:24-dind", "--tls=false"]
+
+
+# --- trace streaming ----------------------------------------------------------------------
+
+
+class RecordingClient:
+    def __init__(self, statuses=None):
+        self.calls = []
+        self.statuses = list(statuses or [])
+
+    def append_trace(self, job_id, job_token, offset, text):
+        self.calls.append((job_id, job_token, offset, text))
+        return gitlab_api.ApiResponse(self.statuses.pop(0) if self.statuses else 202, {}, b"")
+
+
+def test_trace_goes_out_at_most_once_a_second_with_byte_offsets():
+    now = {"t": 0.0}
+    client = RecordingClient()
+    sender = gitlab_runner.TraceSender(client, {"id": 3, "token": "job-token"}, interval=1.0, clock=lambda: now["t"])
+    now["t"] = 0.5
+    sender.add("héllo\n")
+    assert client.calls == []
+    now["t"] = 1.2
+    sender.add("second\n")
+    now["t"] = 1.5
+    sender.add("third\n")
+    sender.flush()
+    assert client.calls == [(3, "job-token", 0, "héllo\nsecond\n"), (3, "job-token", 14, "third\n")]
+    sender.flush()
+    assert len(client.calls) == 2
+
+
+def test_a_refused_trace_update_is_kept_and_reported_at_the_final_flush():
+    now = {"t": 5.0}
+    client = RecordingClient(statuses=[416, 416])
+    sender = gitlab_runner.TraceSender(client, {"id": 3, "token": "job-token"}, interval=1.0, clock=lambda: now["t"])
+    now["t"] = 7.0
+    sender.add("kept\n")
+    assert sender.pending == "kept\n"
+    with pytest.raises(gitlab_runner.TraceRejected, match="416"):
+        sender.flush()
