@@ -3,8 +3,8 @@
 """What the Molecule scenarios' testinfra verifiers need from the lab.
 
 The shared Molecule configuration puts tests/lab on PYTHONPATH, so a verifier
-does `import labtest` and, through it, reads the lab's description, the
-proxy's access log (proxylog) and the fake GitLab's control API.
+does `import labtest` (the lab's description, the fake GitLab's control API,
+playbook runs) and `import proxylog` (the proxy's access log).
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from pathlib import Path
 LAB_DIRECTORY = Path(__file__).resolve().parent
 sys.path.insert(0, str(LAB_DIRECTORY / "fakegitlab"))
 
-import proxylog  # noqa: E402,F401  (re-exported for verifiers)
-from client import FakeGitLabControl  # noqa: E402
+from client import FakeGitLabControl  # noqa: E402  (after the path is set)
 
 RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+failed=(?P<failed>\d+)", re.M)
 

@@ -2,14 +2,14 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """cntlm on a runner host: traffic, identity, file safety, hashes, exposure, password change."""
 
-import json
 import re
+import shlex
 
 import pytest
 import testinfra
 
 import labtest
-from labtest import proxylog
+import proxylog
 
 LAB = labtest.lab_env()
 TEST_FILE = LAB["files"]["test_file_url"]
@@ -55,7 +55,8 @@ def written_settings(host):
     settings = {}
     for line in host.file(CNTLM_CONF).content_string.splitlines():
         if line.strip() and not line.startswith("#"):
-            key, _, value = line.partition("\t")
+            key, separator, value = line.partition("\t")
+            assert separator, f"unexpected line in {CNTLM_CONF}: {line!r}"
             settings.setdefault(key, []).append(value.strip())
     return settings
 
@@ -69,10 +70,22 @@ def test_requests_through_cntlm_reach_the_internet_as_the_lab_user(runner_host):
 
 
 def test_containers_reach_cntlm_on_docker0(runner_host):
+    # The request comes from a container on the docker0 bridge; the client is
+    # the host's curl (chroot into the host's root, read-only), because
+    # busybox wget sends "Connection: close", with which cntlm 0.92.3 cannot
+    # finish an NTLM handshake (docs/roles/cntlm.md, known issues).
     docker0 = runner_host.interface("docker0").addresses[0]
-    result = runner_host.run(f"docker run --rm -e http_proxy=http://{docker0}:3128 "
-                             f"behindproxy/job-busybox:lab wget -q -O - {TEST_FILE}")
+    result = runner_host.run(f"docker run --rm -v /:/hostroot:ro behindproxy/job-busybox:lab /bin/busybox chroot /hostroot "
+                             f"curl -sS --max-time 20 -x http://{docker0}:3128 {TEST_FILE}")
     assert result.rc == 0, result.stderr
+    assert result.stdout.startswith("hello")
+
+
+def test_clients_that_close_the_connection_fail_with_cntlm_0_92(runner_host):
+    # Documented limitation, kept under test so a fixed cntlm shows up here.
+    result = runner_host.run(f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 20 -x http://127.0.0.1:3128 "
+                             f"-H 'Connection: close' {TEST_FILE}")
+    assert result.stdout.strip() != "200"
 
 
 def test_config_is_root_only_and_holds_no_password(runner_host):
@@ -84,7 +97,7 @@ def test_config_is_root_only_and_holds_no_password(runner_host):
 
 def test_pass_nt_is_what_the_hosts_cntlm_prints(runner_host):
     printed = runner_host.check_output(
-        "python3 -c %s %s %s %s" % tuple(json.dumps(value) for value in (
+        "python3 -c %s %s %s %s" % tuple(shlex.quote(value) for value in (
             CNTLM_H, LAB["ntlm"]["user"], LAB["ntlm"]["domain"], LAB["ntlm"]["password"])))
     expected = re.search(r"PassNT\s+([0-9A-F]{32})", printed).group(1)
     assert written_settings(runner_host)["PassNT"] == [expected]

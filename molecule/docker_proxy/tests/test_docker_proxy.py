@@ -5,7 +5,7 @@
 import json
 
 import labtest
-from labtest import proxylog
+import proxylog
 
 LAB = labtest.lab_env()
 HOST = "behindproxy-dockerproxy-host"

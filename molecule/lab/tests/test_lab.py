@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 import labtest
-from labtest import proxylog
+import proxylog
 
 LAB = labtest.lab_env()
 TEST_FILE = LAB["files"]["test_file_url"]
