@@ -279,34 +279,48 @@ class TraceRejected(Exception):
 
 
 class TraceSender:
-    """Sends a job's output to GitLab in pieces while it runs (at most one PATCH a second), like the runner does."""
+    """Sends a job's output to GitLab while it runs, every `interval` seconds, like the runner does."""
 
-    def __init__(self, client, job, interval=TRACE_INTERVAL, clock=time.monotonic):
+    def __init__(self, client, job, interval=TRACE_INTERVAL):
         self.client = client
         self.job = job
         self.interval = interval
-        self.clock = clock
         self.sent_bytes = 0
         self.pending = ""
-        self.last_sent = clock()
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._send_periodically, daemon=True)
+
+    def start(self):
+        self._thread.start()
 
     def add(self, text):
-        self.pending += text
-        if self.clock() - self.last_sent >= self.interval:
+        with self._lock:
+            self.pending += text
+
+    def _send_periodically(self):
+        while not self._stopped.wait(self.interval):
             try:
                 self.flush()
             except (urllib.error.URLError, OSError, gitlab_api.GaveUp, TraceRejected):
-                pass  # kept in `pending`; the final flush tries again and reports
+                continue  # kept in `pending`; the final flush tries again and reports
 
     def flush(self):
-        if not self.pending:
-            return
-        response = self.client.append_trace(self.job["id"], self.job["token"], self.sent_bytes, self.pending)
-        self.last_sent = self.clock()
-        if response.status != 202:
-            raise TraceRejected("trace update answered %d" % response.status)
-        self.sent_bytes += len(self.pending.encode("utf-8"))
-        self.pending = ""
+        with self._lock:
+            if not self.pending:
+                return
+            response = self.client.append_trace(self.job["id"], self.job["token"], self.sent_bytes, self.pending)
+            if response.status != 202:
+                raise TraceRejected("trace update answered %d" % response.status)
+            self.sent_bytes += len(self.pending.encode("utf-8"))
+            self.pending = ""
+
+    def finish(self):
+        """Stop the periodic updates and send what is left (raises when GitLab refuses it)."""
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.flush()
 
 
 class Service:
@@ -420,6 +434,7 @@ class Service:
     def run_job(self, runner, client, job):
         timeout = job.get("runner_info", {}).get("timeout") or 3600
         trace = TraceSender(client, job)
+        trace.start()
         try:
             exit_code = docker_executor.JobRun(runner, job, timeout, on_output=trace.add).run()
         except (ValueError, OSError) as error:
@@ -428,7 +443,7 @@ class Service:
         state = "success" if exit_code == 0 else "failed"
         trace.add("Job succeeded\n" if exit_code == 0 else "ERROR: Job failed: exit code %d\n" % exit_code)
         try:
-            trace.flush()
+            trace.finish()
             client.finish_job(job["id"], job["token"], state, exit_code,
                               None if exit_code == 0 else "script_failure")
         except (urllib.error.URLError, OSError, gitlab_api.GaveUp, TraceRejected) as error:

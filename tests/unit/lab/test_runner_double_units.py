@@ -9,6 +9,7 @@ import email.utils
 import io
 import math
 import os
+import time
 import tomllib
 
 import pytest
@@ -257,29 +258,26 @@ class RecordingClient:
         return gitlab_api.ApiResponse(self.statuses.pop(0) if self.statuses else 202, {}, b"")
 
 
-def test_trace_goes_out_at_most_once_a_second_with_byte_offsets():
-    now = {"t": 0.0}
+def test_trace_is_sent_periodically_with_byte_offsets_and_the_rest_at_the_end():
     client = RecordingClient()
-    sender = gitlab_runner.TraceSender(client, {"id": 3, "token": "job-token"}, interval=1.0, clock=lambda: now["t"])
-    now["t"] = 0.5
+    sender = gitlab_runner.TraceSender(client, {"id": 3, "token": "job-token"}, interval=0.05)
+    sender.start()
     sender.add("héllo\n")
-    assert client.calls == []
-    now["t"] = 1.2
-    sender.add("second\n")
-    now["t"] = 1.5
-    sender.add("third\n")
-    sender.flush()
-    assert client.calls == [(3, "job-token", 0, "héllo\nsecond\n"), (3, "job-token", 14, "third\n")]
-    sender.flush()
-    assert len(client.calls) == 2
+    deadline = time.monotonic() + 5
+    while not client.calls:
+        assert time.monotonic() < deadline, "no periodic trace update"
+        time.sleep(0.01)
+    sender.add("later\n")
+    sender.finish()
+    assert client.calls == [(3, "job-token", 0, "héllo\n"), (3, "job-token", 7, "later\n")]
 
 
-def test_a_refused_trace_update_is_kept_and_reported_at_the_final_flush():
-    now = {"t": 5.0}
+def test_a_refused_trace_update_is_kept_and_reported_at_the_end():
     client = RecordingClient(statuses=[416, 416])
-    sender = gitlab_runner.TraceSender(client, {"id": 3, "token": "job-token"}, interval=1.0, clock=lambda: now["t"])
-    now["t"] = 7.0
+    sender = gitlab_runner.TraceSender(client, {"id": 3, "token": "job-token"}, interval=60)
     sender.add("kept\n")
-    assert sender.pending == "kept\n"
     with pytest.raises(gitlab_runner.TraceRejected, match="416"):
         sender.flush()
+    assert sender.pending == "kept\n"
+    with pytest.raises(gitlab_runner.TraceRejected, match="416"):
+        sender.finish()
