@@ -13,7 +13,12 @@ import os
 import re
 from collections.abc import Mapping
 
-MASK = '********'
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import (  # noqa: F401  (MASK is part of this module's interface)
+    MASK,
+    mask_secret_lines,
+    mask_url_userinfo,
+)
+
 
 # daemon.json keys that dockerd re-reads on SIGHUP (`systemctl reload docker`);
 # a change to any other key, proxies included, needs a restart (FACTS.md).
@@ -33,7 +38,6 @@ SECRET_KEYS = frozenset(('auth', 'password', 'identitytoken', 'registrytoken'))
 
 _SECRET_LINE = re.compile(
     r'(?P<lead>"(?:%s)"\s*:\s*)"(?:[^"\\]|\\.)*"' % '|'.join(sorted(SECRET_KEYS)), re.IGNORECASE)
-_URL_USERINFO = re.compile(r'(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s"\']*):(?P<password>[^@/\s"\']*)@')
 
 
 class JsonDocumentError(ValueError):
@@ -50,14 +54,9 @@ def default_mode(kind):
     return '0600' if kind == 'client' else '0644'
 
 
-def mask_url_userinfo(text):
-    """Replace the password of every ``scheme://user:password@`` in ``text``."""
-    return _URL_USERINFO.sub(lambda match: '%s%s:%s@' % (match.group('scheme'), match.group('user'), MASK), text)
-
-
 def mask_json_text(text):
     """JSON text with credentials and URL passwords masked, for diffs."""
-    return mask_url_userinfo(_SECRET_LINE.sub(lambda match: match.group('lead') + '"%s"' % MASK, text))
+    return mask_secret_lines(text, _SECRET_LINE)
 
 
 def mask_json_value(value, key=None):

@@ -35,6 +35,11 @@ except ImportError:
 else:
     TOMLKIT_IMPORT_ERROR = None
 
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import (  # noqa: F401  (MASK is part of this module's interface)
+    MASK,
+    mask_secret_lines,
+    mask_url_userinfo,
+)
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_config_keys import (
     unknown_key_messages,
     unknown_keys,
@@ -42,7 +47,6 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_
 
 UTF8_BOM = '\ufeff'
 RUNNER_INDENT = '  '
-MASK = '********'
 
 # Keys of config.toml whose values are credentials (the runner token, cache
 # and cloud keys, the autoscaler's connector password).
@@ -56,7 +60,6 @@ _SECRET_LINE = re.compile(
     re.MULTILINE,
 )
 _LONE_LF = re.compile(r'(?<!\r)\n')
-_URL_USERINFO = re.compile(r'(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s"\']*):(?P<password>[^@/\s"\']*)@')
 
 
 class TomlDocumentError(ValueError):
@@ -72,14 +75,9 @@ def require_libraries():
     return None
 
 
-def mask_url_userinfo(text):
-    """Replace the password of every ``scheme://user:password@`` in ``text``."""
-    return _URL_USERINFO.sub(lambda match: '%s%s:%s@' % (match.group('scheme'), match.group('user'), MASK), text)
-
-
 def mask_config_text(text):
     """config.toml text with secret values and URL passwords masked, for diffs."""
-    return mask_url_userinfo(_SECRET_LINE.sub(lambda match: match.group('lead') + '"%s"' % MASK, text))
+    return mask_secret_lines(text, _SECRET_LINE)
 
 
 def mask_config_value(value, key=None):
