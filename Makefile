@@ -61,14 +61,22 @@ unit: setup
 
 molecule: image
 	for scenario in $(SCENARIOS); do \
+	  started=$$(date +%s); \
 	  molecule test --scenario-name "$$scenario" || exit 1; \
+	  echo "make molecule: $$scenario passed in $$(( $$(date +%s) - started ))s"; \
 	done
 
 scenario: image
 	@test -n "$(S)" || { echo "usage: make scenario S=<name>" >&2; exit 2; }
 	molecule test --scenario-name "$(S)"
 
-test: lint sanity unit molecule
+# Each layer in turn, stopping at the first failure, with its duration.
+test: setup
+	for layer in lint sanity unit molecule; do \
+	  started=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$layer || exit 1; \
+	  echo "make test: $$layer passed in $$(( $$(date +%s) - started ))s"; \
+	done
 
 demo: image
 	tests/tools/demo
