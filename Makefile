@@ -56,7 +56,7 @@ lint: setup
 sanity: setup
 	tests/tools/sanity
 
-unit: setup
+unit: engine
 	pytest tests/unit
 
 molecule: image
