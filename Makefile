@@ -8,6 +8,9 @@ VENV := $(CURDIR)/.venv
 COLLECTIONS := $(CURDIR)/build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/behindproxy/gitlab_runner
 LAB_BIN := $(CURDIR)/tests/lab/bin
+# Debian 12's python3-tomlkit, which runner_config meets on managed hosts.
+DEBIAN_TOMLKIT := 0.11.7
+DEBIAN_TOMLKIT_VENV := $(CURDIR)/.venv-tomlkit-$(DEBIAN_TOMLKIT)
 
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -56,8 +59,19 @@ lint: setup
 sanity: setup
 	tests/tools/sanity
 
-unit: engine
+unit: engine $(DEBIAN_TOMLKIT_VENV)/.installed
 	pytest tests/unit
+	@echo "unit: config.toml editing again with Debian 12's tomlkit $(DEBIAN_TOMLKIT), as on managed hosts"
+	"$(DEBIAN_TOMLKIT_VENV)/bin/pytest" -q tests/unit/plugins/module_utils/test_toml_document.py \
+	  tests/unit/plugins/module_utils/test_toml_document_corpus.py tests/unit/plugins/modules/test_runner_config.py \
+	  tests/unit/plugins/modules/test_runner_config_toml_test.py
+
+# runner_config runs on the managed host, with the distribution's tomlkit.
+$(DEBIAN_TOMLKIT_VENV)/.installed: requirements.txt
+	python3 -m venv "$(DEBIAN_TOMLKIT_VENV)"
+	"$(DEBIAN_TOMLKIT_VENV)/bin/pip" install -q --disable-pip-version-check \
+	  $$(grep -E '^(ansible-core|pytest|hypothesis)==' requirements.txt) tomlkit==$(DEBIAN_TOMLKIT)
+	touch "$@"
 
 molecule: image
 	for scenario in $(SCENARIOS); do \
