@@ -54,6 +54,11 @@ FAKE_GITLAB_DIR = LAB_DIR / "fakegitlab"
 KNOWN_FILE = LAB_DIR / "images" / "lab-internet" / "files" / "hello.txt"
 
 CORP_NETWORK = "behindproxy-lab-corp"
+# A corporate LAN outside Docker's default address pools (172.17.0.0/16 to
+# 172.31.0.0/16, 192.168.0.0/16), so that a runner host's own Docker bridges
+# and the corp network can be told apart, as on a real corporate network.
+# 198.18.0.0/15 is reserved for network tests (RFC 2544): never a real network.
+CORP_SUBNET = "198.18.0.0/24"
 WAN_NETWORK = "behindproxy-lab-wan"
 PROXY_CONTAINER = "behindproxy-lab-proxy"
 INTERNET_CONTAINER = "behindproxy-lab-internet"
@@ -254,16 +259,22 @@ def ensure_apt_repository():
 
 # ---------------------------------------------------------------- networks and containers
 
-def ensure_network(name, internal):
+def ensure_network(name, internal, subnet=None):
     existing = docker_inspect("network", name)
     if existing is not None:
         if existing["Internal"] != internal:
             raise LabError("network %s exists with internal=%s, expected internal=%s; run `lab down` first"
                            % (name, existing["Internal"], internal))
+        subnets = [config.get("Subnet") for config in (existing.get("IPAM") or {}).get("Config") or []]
+        if subnet and subnets != [subnet]:
+            raise LabError("network %s exists with subnets %s, expected %s; run `lab down` first"
+                           % (name, ", ".join(map(str, subnets)) or "none", subnet))
         return False
     command = ["docker", "network", "create", "--label", LABEL_ROLE + "=network"]
     if internal:
         command.append("--internal")
+    if subnet:
+        command += ["--subnet", subnet]
     run(command + [name])
     say("lab up: started network %s%s" % (name, " (internal)" if internal else ""))
     return True
@@ -456,7 +467,7 @@ def command_up(_arguments):
     ensure_basic_credentials()
     ensure_certificates()
     ensure_apt_repository()
-    changed = ensure_network(CORP_NETWORK, internal=True)
+    changed = ensure_network(CORP_NETWORK, internal=True, subnet=CORP_SUBNET)
     changed = ensure_network(WAN_NETWORK, internal=False) or changed
     for name, spec in container_specs(images).items():
         changed = ensure_container(name, spec) or changed
@@ -517,7 +528,7 @@ def lab_environment():
     commit = run(["docker", "exec", "-u", "www-data", INTERNET_CONTAINER, "git", "-C", "/srv/git" + GIT_REPOSITORY_PATH,
                   "rev-parse", "HEAD"]).stdout.strip()
     return {
-        "networks": {"corp": CORP_NETWORK, "wan": WAN_NETWORK},
+        "networks": {"corp": CORP_NETWORK, "wan": WAN_NETWORK, "corp_subnet": CORP_SUBNET},
         "containers": {"proxy": PROXY_CONTAINER, "internet": INTERNET_CONTAINER},
         "proxy": {
             "host": PROXY_ALIAS,
