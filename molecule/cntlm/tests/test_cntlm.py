@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """cntlm on a runner host: traffic, identity, file safety, hashes, exposure, password change."""
 
+import ipaddress
 import re
 import shlex
 
@@ -61,6 +62,17 @@ def written_settings(host):
     return settings
 
 
+def curl_in_a_container(host, proxy):
+    """A request from a container on docker0 through `proxy`.
+
+    The client is the host's curl (chroot into the host's root, read-only),
+    because busybox wget sends "Connection: close", with which cntlm 0.92.3
+    cannot finish an NTLM handshake (docs/roles/cntlm.md, known issues).
+    """
+    return host.run(f"docker run --rm -v /:/hostroot:ro behindproxy/job-busybox:lab /bin/busybox chroot /hostroot "
+                    f"curl -sS --max-time 20 -x {proxy} {TEST_FILE}")
+
+
 def test_requests_through_cntlm_reach_the_internet_as_the_lab_user(runner_host):
     mark = proxylog.mark()
     body = runner_host.run(f"curl -sS --max-time 20 -x http://127.0.0.1:3128 {TEST_FILE}")
@@ -70,13 +82,8 @@ def test_requests_through_cntlm_reach_the_internet_as_the_lab_user(runner_host):
 
 
 def test_containers_reach_cntlm_on_docker0(runner_host):
-    # The request comes from a container on the docker0 bridge; the client is
-    # the host's curl (chroot into the host's root, read-only), because
-    # busybox wget sends "Connection: close", with which cntlm 0.92.3 cannot
-    # finish an NTLM handshake (docs/roles/cntlm.md, known issues).
     docker0 = runner_host.interface("docker0").addresses[0]
-    result = runner_host.run(f"docker run --rm -v /:/hostroot:ro behindproxy/job-busybox:lab /bin/busybox chroot /hostroot "
-                             f"curl -sS --max-time 20 -x http://{docker0}:3128 {TEST_FILE}")
+    result = curl_in_a_container(runner_host, f"http://{docker0}:3128")
     assert result.rc == 0, result.stderr
     assert result.stdout.startswith("hello")
 
@@ -138,3 +145,35 @@ def test_converge_output_at_vvv_holds_neither_password_nor_hash(runner_host):
     text = output.stdout + output.stderr
     assert LAB["ntlm"]["password"] not in text
     assert written_settings(runner_host)["PassNT"][0] not in text
+
+
+def test_gateway_mode_lets_docker_networks_in_and_denies_the_lan(runner_host, peer):
+    corp_address = labtest.container_address("behindproxy-cntlm-host", LAB["networks"]["corp"])
+    peer_address = labtest.container_address("behindproxy-cntlm-peer", LAB["networks"]["corp"])
+    # The premise: the corporate LAN lies outside the default cntlm_allow.
+    assert ipaddress.ip_address(peer_address) in ipaddress.ip_network(LAB["networks"]["corp_subnet"])
+    assert not any(ipaddress.ip_address(peer_address) in ipaddress.ip_network(allowed)
+                   for allowed in written_settings(runner_host)["Allow"])
+
+    gateway = labtest.run_playbook("converge.yml", {"cntlm_gateway": True})
+    try:
+        assert gateway.returncode == 0, gateway.stdout[-3000:]
+        settings = written_settings(runner_host)
+        assert (settings["Gateway"], settings["Listen"]) == (["yes"], ["0.0.0.0:3128"])
+
+        # The peer now connects, and cntlm turns it away by its Allow/Deny rules.
+        denied = peer.run(f"curl -sS --max-time 10 -x http://{corp_address}:3128 {TEST_FILE}")
+        assert f"{peer_address} is not allowed to connect" in denied.stdout, denied.stdout + denied.stderr
+        assert not denied.stdout.startswith("hello")
+
+        # A container (on docker0, 172.17.0.0/16) gets through on the LAN address.
+        allowed = curl_in_a_container(runner_host, f"http://{corp_address}:3128")
+        assert allowed.rc == 0, allowed.stderr
+        assert allowed.stdout.startswith("hello")
+    finally:
+        restored = labtest.run_playbook("converge.yml")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    docker0 = runner_host.interface("docker0").addresses[0]
+    assert written_settings(runner_host)["Listen"] == [f"{docker0}:3128", "127.0.0.1:3128"]
+    closed = peer.run(f"curl -sS -o /dev/null --max-time 5 -x http://{corp_address}:3128 {TEST_FILE}")
+    assert closed.rc != 0, "cntlm still answers the LAN after gateway mode was switched off"
