@@ -25,3 +25,31 @@ def mask_secret_lines(text, secret_line):
     secret followed by its quoted value.
     """
     return mask_url_userinfo(secret_line.sub(lambda match: match.group('lead') + '"%s"' % MASK, text))
+
+
+def secret_values(value, secret_keys, key=None):
+    """Every secret in a module's parameters, for AnsibleModule.no_log_values.
+
+    The string values of keys named in ``secret_keys`` (compared without
+    regard to case) and the password of every ``scheme://user:password@`` URL
+    anywhere in ``value``. Registered with Ansible, they are masked in all
+    the module returns, its ``invocation`` (the echo of its arguments)
+    included.
+    """
+    names = frozenset(name.lower() for name in secret_keys)
+    found = set()
+
+    def walk(item, item_key):
+        if isinstance(item, dict):
+            for child_key, child in item.items():
+                walk(child, child_key)
+        elif isinstance(item, (list, tuple)):
+            for child in item:
+                walk(child, None)
+        elif isinstance(item, str):
+            if isinstance(item_key, str) and item_key.lower() in names and item:
+                found.add(item)
+            found.update(match.group('password') for match in _URL_USERINFO.finditer(item) if match.group('password'))
+
+    walk(value, key)
+    return found

@@ -23,7 +23,8 @@ description:
   - For the daemon, RV(daemon_action) tells whether dockerd must be reloaded (every changed key is one
     dockerd re-reads on SIGHUP) or restarted.
   - Credentials (C(auth), C(password), C(identitytoken), C(registrytoken)) and the passwords of
-    C(scheme://user:password@host) URLs are masked in the diff and in RV(content).
+    C(scheme://user:password@host) URLs are masked in the diff and in RV(content); those given in
+    O(settings) are also masked in the module's echo of its own arguments (C(invocation), shown at C(-vvv)).
 author:
   - behindproxy developers (@behindproxy)
 extends_documentation_fragment:
@@ -167,12 +168,14 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._json_document import (
     JsonDocumentError,
+    SECRET_KEYS,
     JsonEdit,
     default_kind,
     default_mode,
     json_transform,
     mask_json_text,
 )
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import secret_values
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._safe_write import (
     FileChangedError,
     edit_file,
@@ -195,6 +198,9 @@ def main():
         add_file_common_args=True,
     )
     params = module.params
+    # Registry credentials and URL passwords given in the arguments stay out
+    # of everything the module returns, the echo of its arguments included.
+    module.no_log_values.update(secret_values(params['settings'] or {}, SECRET_KEYS))
     kind = params['kind'] or default_kind(params['path'])
     edit = JsonEdit(kind=kind, settings=params['settings'], remove=params['remove'],
                     list_merge=params['list_merge'], indent=params['indent'])

@@ -25,8 +25,9 @@ description:
     between the module's read and its write, the module reads it again and applies the edit to the
     new content instead of overwriting it.
   - Token values and the passwords of C(scheme://user:password@host) URLs are masked in the diff and in
-    the returned RV(runner). Keep proxy passwords out of URLs altogether - let cntlm hold them (see the
-    cntlm role) and point the runner at cntlm.
+    the returned RV(runner); those given in O(global), O(settings), O(environment) or O(url) are also
+    masked in the module's echo of its own arguments (C(invocation), shown at C(-vvv)). Keep proxy
+    passwords out of URLs altogether - let cntlm hold them (see the cntlm role) and point the runner at cntlm.
 author:
   - behindproxy developers (@behindproxy)
 requirements:
@@ -203,11 +204,13 @@ backup_file:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import secret_values
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._safe_write import (
     FileChangedError,
     edit_file,
 )
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_document import (
+    SECRET_KEYS,
     TOMLKIT_IMPORT_ERROR,
     RunnerEdit,
     TomlDocumentError,
@@ -240,6 +243,10 @@ def main():
         module.fail_json(msg=missing_required_lib(missing), exception=TOMLKIT_IMPORT_ERROR)
 
     params = module.params
+    # Tokens and URL passwords given in the arguments stay out of everything
+    # the module returns, the echo of its arguments (invocation) included.
+    module.no_log_values.update(secret_values(
+        dict((key, params[key]) for key in ('global', 'settings', 'environment', 'url')), SECRET_KEYS))
     edit = RunnerEdit(
         global_settings=params['global'],
         name=params['name'],
