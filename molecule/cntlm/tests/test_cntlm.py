@@ -88,6 +88,16 @@ def test_containers_reach_cntlm_on_docker0(runner_host):
     assert result.stdout.startswith("hello")
 
 
+def test_the_host_itself_reaches_cntlm_on_docker0(runner_host):
+    # dockerd's and the runner's path. Docker's masquerading gives these
+    # connections the host's LAN address as source, which lies outside the
+    # default cntlm_allow: the role lets the host's own addresses in.
+    docker0 = runner_host.interface("docker0").addresses[0]
+    result = runner_host.run(f"curl -sS --max-time 20 -x http://{docker0}:3128 {TEST_FILE}")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.startswith("hello")
+
+
 def test_clients_that_close_the_connection_fail_with_cntlm_0_92(runner_host):
     # Documented limitation, kept under test so a fixed cntlm shows up here.
     result = runner_host.run(f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 20 -x http://127.0.0.1:3128 "
