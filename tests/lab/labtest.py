@@ -57,7 +57,7 @@ def inventory_file() -> str:
 
 
 def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int = 0,
-                 check: bool = False) -> subprocess.CompletedProcess:
+                 check: bool = False, diff: bool = False, tags: str | None = None) -> subprocess.CompletedProcess:
     """Run one of the scenario's playbooks again, against the scenario's inventory.
 
     Molecule's verifier environment carries the inventory and the Ansible
@@ -71,6 +71,10 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int =
         command.append("-" + "v" * verbosity)
     if check:
         command.append("--check")
+    if diff:
+        command.append("--diff")
+    if tags:
+        command += ["--tags", tags]
     return subprocess.run(command, capture_output=True, text=True, check=False)
 
 

@@ -19,6 +19,10 @@ def proxy_environment(host):
                   if item.split("=", 1)[0].lower() in ("http_proxy", "https_proxy", "no_proxy"))
 
 
+def main_pid(host):
+    return host.check_output("systemctl show -p MainPID --value docker")
+
+
 def test_dockerd_has_exactly_the_configured_proxy_variables(host):
     assert proxy_environment(host) == sorted([
         f"HTTP_PROXY={LOCAL_PROXY}", f"http_proxy={LOCAL_PROXY}",
@@ -55,7 +59,7 @@ def test_a_running_container_survives_the_restart_of_a_proxy_change(host):
     host.run("docker rm -f behindproxy-survivor")
     host.run_expect([0], f"docker run -d --name behindproxy-survivor {IMAGE} sleep 3600")
     started = host.check_output("docker inspect -f '{{.State.StartedAt}}' behindproxy-survivor")
-    dockerd_before = host.check_output("systemctl show -p MainPID --value docker")
+    dockerd_before = main_pid(host)
 
     more_no_proxy = {"docker_proxy_no_proxy": ["localhost", "127.0.0.1", "registry.corp.example"]}
     changed = labtest.run_playbook("converge.yml", more_no_proxy, verbosity=3)
@@ -63,7 +67,7 @@ def test_a_running_container_survives_the_restart_of_a_proxy_change(host):
     assert labtest.recap(changed.stdout)[HOST]["changed"] > 0
     assert LAB["ntlm"]["password"] not in changed.stdout + changed.stderr
 
-    assert host.check_output("systemctl show -p MainPID --value docker") != dockerd_before
+    assert main_pid(host) != dockerd_before
     assert "NO_PROXY=localhost,127.0.0.1,registry.corp.example" in proxy_environment(host)
     assert host.check_output("docker inspect -f '{{.State.Running}}' behindproxy-survivor") == "true"
     assert host.check_output("docker inspect -f '{{.State.StartedAt}}' behindproxy-survivor") == started
@@ -71,6 +75,77 @@ def test_a_running_container_survives_the_restart_of_a_proxy_change(host):
     restored = labtest.run_playbook("converge.yml")
     assert restored.returncode == 0
     host.run("docker rm -f behindproxy-survivor")
+
+
+def test_a_reloadable_daemon_json_change_reloads_dockerd_without_a_restart(host):
+    dockerd_before = main_pid(host)
+    changed = labtest.run_playbook("converge.yml", {"docker_proxy_live_restore": False})
+    assert changed.returncode == 0, changed.stdout[-3000:]
+    assert labtest.recap(changed.stdout)[HOST]["changed"] > 0
+    # live-restore is one of the keys dockerd reloads on SIGHUP (FACTS.md).
+    assert host.check_output("docker info -f '{{.LiveRestoreEnabled}}'") == "false"
+    assert main_pid(host) == dockerd_before
+
+    restored = labtest.run_playbook("converge.yml")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert host.check_output("docker info -f '{{.LiveRestoreEnabled}}'") == "true"
+    assert main_pid(host) == dockerd_before
+
+
+def test_switched_off_parts_are_left_alone_in_check_mode_and_for_real(host):
+    client = "/root/.docker/config.json"
+    client_before = host.file(client).sha256sum
+    switches = {"docker_proxy_install_engine": False, "docker_proxy_client_config": False,
+                "docker_proxy_no_proxy": ["localhost", "127.0.0.1", "registry.corp.example"]}
+
+    checked = labtest.run_playbook("converge.yml", switches, check=True)
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    assert labtest.recap(checked.stdout)[HOST]["changed"] > 0
+    assert "NO_PROXY=localhost,127.0.0.1" in proxy_environment(host)
+
+    changed = labtest.run_playbook("converge.yml", switches)
+    assert changed.returncode == 0, changed.stdout[-3000:]
+    assert "NO_PROXY=localhost,127.0.0.1,registry.corp.example" in proxy_environment(host)
+    assert host.file(client).sha256sum == client_before
+
+    restored = labtest.run_playbook("converge.yml")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert "NO_PROXY=localhost,127.0.0.1" in proxy_environment(host)
+
+
+def test_verification_alone_by_tag_passes_and_fails_when_cntlm_is_stopped(host):
+    tags = "cntlm_verify,docker_proxy_verify"
+    verified = labtest.run_playbook("converge.yml", tags=tags)
+    assert verified.returncode == 0, verified.stdout[-3000:]
+    assert labtest.recap(verified.stdout)[HOST]["changed"] == 0
+
+    host.run_expect([0], "systemctl stop cntlm")
+    try:
+        broken = labtest.run_playbook("converge.yml", tags=tags)
+        assert broken.returncode != 0
+        assert "cntlm is not running" in broken.stdout + broken.stderr
+    finally:
+        host.run_expect([0], "systemctl start cntlm")
+
+
+def test_credentials_in_a_proxy_url_stay_out_of_output_and_world_readable_files(host):
+    secret = "Url-Secret-93q"
+    with_credentials = f"http://svc-docker:{secret}@172.17.0.1:3128"
+    dropin = "/etc/systemd/system/docker.service.d/http-proxy.conf"
+    changed = labtest.run_playbook("converge.yml", {"docker_proxy_http": with_credentials,
+                                                    "docker_proxy_https": with_credentials},
+                                   verbosity=3, diff=True)
+    try:
+        assert changed.returncode == 0, changed.stdout[-3000:]
+        assert labtest.recap(changed.stdout)[HOST]["changed"] > 0
+        assert secret not in changed.stdout + changed.stderr
+        assert "docker_proxy_http carries credentials" in changed.stdout
+        assert host.file(dropin).mode == 0o600
+        assert f"HTTP_PROXY={with_credentials}" in proxy_environment(host)
+    finally:
+        restored = labtest.run_playbook("converge.yml")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert host.file(dropin).mode == 0o644
 
 
 def test_converge_output_at_vvv_holds_no_password():
