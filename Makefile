@@ -22,13 +22,13 @@ export BEHINDPROXY_BASE_IMAGE := $(shell $(LAB_BIN)/base-image --tag)
 # Scenarios run by `make molecule`, in this order.
 SCENARIOS ?= platform lab cntlm docker_proxy
 
-.PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build
+.PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench
 
 help:
 	@echo "make demo        bring up the lab and show what works"
 	@echo "make test        everything CI runs: lint, sanity, unit, molecule"
 	@echo "make setup       create .venv with the pinned tools (requirements.txt)"
-	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | clean"
+	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | bench | clean"
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) host-packages
 
@@ -91,6 +91,11 @@ test: setup
 	  $(MAKE) --no-print-directory $$layer || exit 1; \
 	  echo "make test: $$layer passed in $$(( $$(date +%s) - started ))s"; \
 	done
+
+# Measurements (docs/performance.md), not tests: ratios taken in one run.
+bench: setup $(DEBIAN_TOMLKIT_VENV)/.installed
+	python benchmarks/runner_config.py
+	"$(DEBIAN_TOMLKIT_VENV)/bin/python" benchmarks/runner_config.py
 
 demo: image
 	tests/tools/demo

@@ -341,3 +341,21 @@ def tomllib_safe_runner(entries):
     runners.append(runner)
     document['runners'] = runners
     return tomlkit.dumps(document)
+
+
+def test_an_edit_that_changes_nothing_never_needs_tomlkit(monkeypatch):
+    # The second run of a play is the common case: deciding it from tomllib's
+    # data alone keeps it fast and lets it pass on files an old tomlkit
+    # cannot parse.
+    text = '# kept\nconcurrent = 2\n[[runners]]\n  name = "a"\n  url = "https://gitlab.lab.test/"\n  token = "glrt-x"\n'
+    edit = RunnerEdit(global_settings={'concurrent': 2}, name='a', settings={'url': 'https://gitlab.lab.test/'})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('tomlkit was used for an edit that changes nothing')
+
+    monkeypatch.setattr(tomlkit, 'parse', refuse)
+    result = edit_config_text(text, edit)
+    assert result.text == text
+    assert result.runner['token'] == '********'
+    with pytest.raises(AssertionError, match='tomlkit was used'):
+        edit_config_text(text, RunnerEdit(global_settings={'concurrent': 3}))
