@@ -79,7 +79,7 @@ def edit_for(runners: int, proxy: str) -> toml_document.RunnerEdit:
 def best_of(repeats: int, function) -> float:
     """The fastest of `repeats` timings: the run least disturbed by the machine's other work."""
     timings = []
-    for _ in range(repeats):
+    for dummy in range(repeats):
         started = time.perf_counter()
         function()
         timings.append(time.perf_counter() - started)
