@@ -27,7 +27,7 @@ def mask_secret_lines(text, secret_line):
     return mask_url_userinfo(secret_line.sub(lambda match: match.group('lead') + '"%s"' % MASK, text))
 
 
-def secret_values(value, secret_keys, key=None):
+def secret_values(value, secret_keys):
     """Every secret in a module's parameters, for AnsibleModule.no_log_values.
 
     The string values of keys named in ``secret_keys`` (compared without
@@ -51,5 +51,5 @@ def secret_values(value, secret_keys, key=None):
                 found.add(item)
             found.update(match.group('password') for match in _URL_USERINFO.finditer(item) if match.group('password'))
 
-    walk(value, key)
+    walk(value, None)
     return found

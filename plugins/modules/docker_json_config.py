@@ -167,8 +167,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._json_document import (
-    JsonDocumentError,
     SECRET_KEYS,
+    JsonDocumentError,
     JsonEdit,
     default_kind,
     default_mode,
