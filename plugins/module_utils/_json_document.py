@@ -21,7 +21,8 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking
 
 
 # daemon.json keys that dockerd re-reads on SIGHUP (`systemctl reload docker`);
-# a change to any other key, proxies included, needs a restart (FACTS.md).
+# a change to any other key, proxies included, needs a restart (dockerd's
+# reload handler copies only these from the new file).
 RELOADABLE_DAEMON_KEYS = frozenset((
     'registry-mirrors',
     'live-restore',

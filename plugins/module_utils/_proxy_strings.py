@@ -124,8 +124,10 @@ def _docker_proxy_script_from_env(proxies: Mapping, target: str) -> str:
 def proxy_environment(proxies: object) -> dict[str, str]:
     """``{HTTP_PROXY, http_proxy, HTTPS_PROXY, https_proxy, NO_PROXY, no_proxy}`` from either case.
 
-    Both cases always get the same value (tools disagree on which case wins:
-    FACTS.md). A name given in both cases with different values is an error;
+    Both cases always get the same value: tools disagree on which case wins
+    when they differ (Go programs such as dockerd and the runner prefer the
+    upper case; curl, git, Python's urllib and requests the lower case; wget
+    reads only the lower case). A name given in both cases with different values is an error;
     None values are left out; a list for no_proxy is merged with merge_no_proxy.
     """
     if not isinstance(proxies, Mapping):
@@ -194,7 +196,13 @@ def _has_port(entry: str) -> bool:
 
 
 def no_proxy_warning(entry: str) -> str | None:
-    """Why some tools ignore this NO_PROXY entry (FACTS.md's table), or None."""
+    """Why some tools ignore this NO_PROXY entry, or None.
+
+    Go's matcher (dockerd, the runner, the registry) takes CIDR ranges and
+    ``*.domain``; curl and git take CIDR from curl 7.86 only and no ``*.``;
+    Python's urllib and wget take neither; and for Go and wget a leading dot
+    leaves the apex itself out.
+    """
     if _is_cidr(entry):
         return ("NO_PROXY entry %r is a CIDR range: Python's urllib and wget ignore it, curl and git "
                 "need curl 7.86 or newer; list the hosts or domains instead" % entry)

@@ -78,6 +78,19 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int =
     return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
+def run_module(host: str, module: str, arguments: dict) -> dict:
+    """Run one module on one host of the scenario's inventory; its result as a dict."""
+    command = ["ansible", "-i", inventory_file(), host, "-m", module, "-a", json.dumps(arguments)]
+    environment = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
+    try:
+        report = json.loads(completed.stdout)
+    except ValueError as error:
+        raise AssertionError("no JSON from %s: %s %s" % (" ".join(command[:6]), completed.stdout[-2000:],
+                                                         completed.stderr[-2000:])) from error
+    return report["plays"][0]["tasks"][0]["hosts"][host]
+
+
 def recap(output: str) -> dict[str, dict[str, int]]:
     """PLAY RECAP counts per host: {'host': {'changed': n, 'failed': n}}."""
     return {match["host"]: {"changed": int(match["changed"]), "failed": int(match["failed"])}

@@ -43,6 +43,30 @@ def test_client_config_has_the_proxies(host):
     assert host.file("/root/.docker/config.json").mode == 0o600
 
 
+def lists_are_empty(host):
+    return host.check_output("find /var/lib/apt/lists -mindepth 1 -maxdepth 1 -name '*_Packages*' | wc -l") == "0"
+
+
+def test_the_package_index_is_read_only_when_a_package_cannot_be_found(host):
+    # As a new host has them: no package lists, a folder touched just now.
+    host.run_expect([0], "find /var/lib/apt/lists -mindepth 1 -maxdepth 1 ! -name partial ! -name lock "
+                         "-exec rm -rf {} + && touch /var/lib/apt/lists")
+    assert lists_are_empty(host)
+
+    converged = labtest.run_module(HOST, "behindproxy.gitlab_runner.package_index", {"packages": ["docker.io", "cntlm"]})
+    assert converged.get("failed") is not True, converged
+    assert converged["refreshed"] is False and converged["changed"] is False
+    assert converged["packages"]["cntlm"]["installed"]
+    assert lists_are_empty(host)
+
+    wanted = labtest.run_module(HOST, "behindproxy.gitlab_runner.package_index", {"packages": ["busybox-static"]})
+    assert wanted.get("failed") is not True, wanted
+    assert wanted["refreshed"] is True and wanted["changed"] is False
+    assert wanted["packages"]["busybox-static"]["installed"] is None
+    assert wanted["packages"]["busybox-static"]["candidate"]
+    assert not lists_are_empty(host)
+
+
 def test_the_engine_pulls_through_cntlm_as_the_lab_user(host):
     host.run(f"docker rmi -f {IMAGE}")
     mark = proxylog.mark()
@@ -82,7 +106,7 @@ def test_a_reloadable_daemon_json_change_reloads_dockerd_without_a_restart(host)
     changed = labtest.run_playbook("converge.yml", {"docker_proxy_live_restore": False})
     assert changed.returncode == 0, changed.stdout[-3000:]
     assert labtest.recap(changed.stdout)[HOST]["changed"] > 0
-    # live-restore is one of the keys dockerd reloads on SIGHUP (FACTS.md).
+    # live-restore is one of the keys dockerd re-reads on SIGHUP: no restart.
     assert host.check_output("docker info -f '{{.LiveRestoreEnabled}}'") == "false"
     assert main_pid(host) == dockerd_before
 

@@ -5,9 +5,9 @@
 """runner_config (a ``global`` edit) over the public TOML test suite's TOML 1.0 files.
 
 Every valid document keeps its data; every invalid one is refused and left
-byte-identical, even those tomlkit alone would accept. The suite lives
-outside the collection (``../shared/data/toml-test`` from the repository
-root); TOML_TEST_DIR points elsewhere.
+byte-identical, even those tomlkit alone would accept. The suite's TOML 1.0
+files are in ``tests/unit/data/toml-test`` (MIT, with its licence);
+TOML_TEST_DIR points at another copy of the suite.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tomlkit
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules.runner_config import main
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[4]
-SUITE = pathlib.Path(os.environ.get('TOML_TEST_DIR', REPOSITORY.parent / 'shared' / 'data' / 'toml-test'))
+SUITE = pathlib.Path(os.environ.get('TOML_TEST_DIR', REPOSITORY / 'tests' / 'unit' / 'data' / 'toml-test'))
 LISTING = SUITE / 'files-toml-1.0.0'
 OLD_TOMLKIT = tuple(int(part) for part in tomlkit.__version__.split('.')[:2]) < (0, 12)
 
