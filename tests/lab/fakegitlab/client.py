@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 
-FINISHED_STATES = ("success", "failed")
+FINISHED_STATES = ("success", "failed", "canceled")
 
 
 class ControlError(Exception):
@@ -46,14 +46,34 @@ class FakeGitLabControl:
         return self.state()["runners"]
 
     def queue_job(self, script, image=None, variables=None, repo_url=None, ref="main", services=None, tags=None, name=None,
-                  timeout=None):
-        """Queue a job; returns its id. `script` is a list of shell lines, `timeout` in seconds."""
+                  timeout=None, sha=None, ref_type=None, depth=None, after_script=None, stage=None, credentials=None,
+                  repo_url_credentials=None, final_update_202_count=None):
+        """Queue a job; returns its id. `script` is a list of shell lines, `timeout` in seconds.
+
+        `sha`: the commit to check out (default: `ref` resolved in the repository, see
+        the server's resolve_sha); `ref_type`: branch or tag; `depth`: GIT_DEPTH (0: full);
+        `credentials`: registry credentials, [{type, url, username, password}];
+        `repo_url_credentials`: force the job token into repo_url (or keep it out);
+        `final_update_202_count`: answer the runner's final update 202 this many times.
+        Without `repo_url` the job runs without sources (GIT_STRATEGY=none).
+        """
         spec = {"script": list(script), "variables": dict(variables or {}), "services": list(services or []),
                 "tags": list(tags or []), "ref": ref}
-        for key, value in (("image", image), ("repo_url", repo_url), ("name", name), ("timeout", timeout)):
+        for key, value in (("image", image), ("repo_url", repo_url), ("name", name), ("timeout", timeout),
+                           ("sha", sha), ("ref_type", ref_type), ("depth", depth), ("stage", stage),
+                           ("repo_url_credentials", repo_url_credentials),
+                           ("final_update_202_count", final_update_202_count)):
             if value is not None:
                 spec[key] = value
+        if after_script is not None:
+            spec["after_script"] = list(after_script)
+        if credentials is not None:
+            spec["credentials"] = [dict(credential) for credential in credentials]
         return self._call("POST", "/jobs", spec)["id"]
+
+    def cancel_job(self, job_id):
+        """Cancel a job as GitLab does: pending at once, running gracefully (canceling) or hard (canceled)."""
+        return self._call("POST", "/jobs/%d/cancel" % job_id, {})
 
     def job_result(self, job_id):
         return self._call("GET", "/jobs/%d" % job_id)
@@ -76,6 +96,14 @@ class FakeGitLabControl:
     def set_rate_limit(self, count, mode="reset-time", seconds=2):
         """Answer the next `count` API requests with 429; mode: reset-time, invalid-reset-time, none, retry-after."""
         return self._call("POST", "/rate_limit", {"count": count, "mode": mode, "seconds": seconds})
+
+    def set_long_polling(self, seconds):
+        """Hold jobs/request up to `seconds` when nothing changed for the runner (0: answer at once)."""
+        return self._call("POST", "/long_polling", {"seconds": seconds})
+
+    def set_trace_update_interval(self, seconds):
+        """The X-GitLab-Trace-Update-Interval sent to runners from now on."""
+        return self._call("POST", "/trace_update_interval", {"seconds": seconds})
 
     def set_token_lifetime(self, seconds):
         """Lifetime of runner tokens issued from now on (0: they never expire)."""
