@@ -5,10 +5,14 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import importlib.util
 import os
 import pathlib
+import re
 import secrets
+import string
 import tempfile
 import tomllib
 
@@ -150,19 +154,38 @@ def save(path, document):
 
 
 def system_id(config_path):
-    """The machine's runner system id, kept in .runner_system_id next to config.toml (created once)."""
+    """The machine's runner system id, in .runner_system_id next to config.toml, as the runner keeps it.
+
+    The runner (commands/internal/configfile/system_id_state.go) accepts only
+    ``[sr]_`` and 12 letters or digits (after trimming white space); anything
+    else counts as missing. A missing id is ``s_`` and the first 12 hex digits
+    of HMAC-SHA256 keyed with the machine id over "gitlab-runner" (``r_`` and
+    random characters without a machine id), written without a newline, 0600.
+    """
     id_path = os.path.join(os.path.dirname(os.path.abspath(config_path)), ".runner_system_id")
     try:
         with open(id_path, encoding="utf-8") as handle:
             existing = handle.read().strip()
-        if existing:
+        if re.fullmatch(r"[sr]_[0-9a-zA-Z]{12}", existing):
             return existing
     except FileNotFoundError:
         pass
-    value = "s_" + secrets.token_hex(6)
+    machine_id = ""
+    for candidate in ("/var/lib/dbus/machine-id", "/etc/machine-id"):
+        try:
+            with open(candidate, encoding="utf-8") as handle:
+                machine_id = handle.read().strip()
+        except OSError:
+            continue
+        if machine_id:
+            break
+    if machine_id:
+        value = "s_" + hmac.new(machine_id.encode(), b"gitlab-runner", hashlib.sha256).hexdigest()[:12]
+    else:
+        value = "r_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
     os.makedirs(os.path.dirname(id_path), mode=0o700, exist_ok=True)
     with open(id_path, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
+        handle.write(value)
     os.chmod(id_path, 0o600)
     return value
 
