@@ -182,7 +182,7 @@ def system_id(config_path):
     if machine_id:
         value = "s_" + hmac.new(machine_id.encode(), b"gitlab-runner", hashlib.sha256).hexdigest()[:12]
     else:
-        value = "r_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
+        value = "r_" + "".join(secrets.choice(string.ascii_letters + string.digits) for position in range(12))
     os.makedirs(os.path.dirname(id_path), mode=0o700, exist_ok=True)
     with open(id_path, "w", encoding="utf-8") as handle:
         handle.write(value)
