@@ -23,23 +23,37 @@ DEFAULT_DOCKER_CONFIG_PATH = "$HOME/.docker/config.json"
 PROXY_ENV_NAMES = ("http_proxy", "https_proxy", "no_proxy")
 
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CHARACTERS_UNSAFE_IN_PATH = ('"', "\\", "`", "\n", "\r", "\x00")
+# The only expansions a path may hold: $NAME and ${NAME}. Any other $ starts
+# a command substitution, arithmetic, a parameter operator (${X:-$(...)})
+# or a special parameter, and is refused.
+_PATH_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+_CHARACTERS_SPECIAL_IN_DOUBLE_QUOTES = ('"', "\\", "`")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
-# Appends its argument to $json as a JSON string. Pure POSIX sh: a job image
-# may have no jq, python or sed. Characters go one by one (values are short);
-# only \ " and control characters need escaping, everything else (UTF-8 bytes
-# included) is copied. printf's "'c" argument gives a character's code.
+# Sets $json_controls to a sed script that writes each control character
+# other than line feed as \u00XX. printf makes the raw bytes from octal
+# escapes, so the command itself stays printable and on one line.
+_SH_JSON_CONTROLS = "json_controls=$(printf '%s')" % "".join(
+    "s/\\%03o/\\\\\\\\u%04x/g;" % (code, code) for code in range(1, 32) if code != 10)
+
+# Appends its argument to $json as a JSON string, in one pass whatever its
+# length: sed doubles backslashes, escapes quotes and control characters
+# and ends every line but the last with \n; tr joins the lines. The "."
+# appended to the value keeps its trailing line feeds from being taken for
+# line ends (and from $(...), which strips them). LC_ALL=C makes sed work on
+# bytes, so UTF-8 text (or anything else) is copied unchanged.
 _SH_JSON_STRING_FUNCTION = (
-    'json_string() { rest=$1; json="$json\\""; '
-    'while [ -n "$rest" ]; do '
-    'tail=${rest#?}; char=${rest%"$tail"}; rest=$tail; '
-    'case $char in '
-    '\\\\|\\") json="$json\\\\$char";; '
-    '[[:cntrl:]]) code=$(printf %d "\'$char"); '
-    'if [ "$code" -lt 32 ]; then json="$json$(printf \'\\\\u%04x\' "$code")"; else json="$json$char"; fi;; '
-    '*) json="$json$char";; '
-    'esac; done; json="$json\\""; }'
+    "json_string() { escaped=$(printf '%s.' \"$1\" | LC_ALL=C sed -e 's/\\\\/\\\\\\\\/g' -e 's/\"/\\\\\"/g' "
+    "-e \"$json_controls\" -e '$!s/$/\\\\n/' | tr -d '\\n') || return; "
+    "json=\"$json\\\"${escaped%.}\\\"\"; }"
 )
+
+# The escaping needs sed and tr: every image with a POSIX shell has them
+# (Debian's and Ubuntu's are essential packages, Alpine's and busybox
+# images' are busybox applets). Without them the command fails loudly
+# instead of writing empty values.
+_SH_REQUIRE_TOOLS = ("command -v sed >/dev/null 2>&1 && command -v tr >/dev/null 2>&1 || "
+                     "{ echo 'docker_proxy_script: this command needs sed and tr in the job image' >&2; exit 127; }")
 
 
 def shell_single_quote(text: str) -> str:
@@ -65,13 +79,32 @@ def _checked_client_proxies(proxies: object, what: str) -> dict[str, str]:
 
 
 def _checked_path(path: object) -> str:
+    """``path``, if it is safe inside double quotes in the shell; ValueError naming it otherwise.
+
+    Inside double quotes only $, backticks, backslashes and double quotes are
+    special. $NAME and ${NAME} are allowed (that is the point of expanding
+    the path); the other three characters, any other $, control characters
+    and a leading - (mkdir and dirname would read an option) are refused.
+    """
     if not isinstance(path, str) or not path.strip():
         raise ValueError("path must be a non-empty string such as %r, got %r" % (DEFAULT_DOCKER_CONFIG_PATH, path))
-    unsafe = [character for character in _CHARACTERS_UNSAFE_IN_PATH if character in path]
+    unsafe = [character for character in _CHARACTERS_SPECIAL_IN_DOUBLE_QUOTES if character in path]
     if unsafe:
         raise ValueError("path %r contains %s: it is placed inside double quotes in the shell command, "
                          "so it may use $VARIABLES but not quotes, backslashes, backticks or line breaks"
                          % (path, ", ".join(repr(character) for character in unsafe)))
+    control = _CONTROL_CHARACTER.search(path)
+    if control:
+        raise ValueError("path %r contains the control character %r: line breaks, tabs and other control "
+                         "characters are refused" % (path, control.group()))
+    if "$" in _PATH_VARIABLE.sub("", path):
+        raise ValueError("path %r has a $ that does not start a plain $NAME or ${NAME}: command substitution "
+                         "$(...), arithmetic $((...)), parameter operators such as ${NAME:-word} and special "
+                         "parameters ($1, $$, $?) would run or expand in the job's shell, so they are refused"
+                         % (path,))
+    if path.startswith("-"):
+        raise ValueError("path %r starts with '-', which mkdir and dirname would read as an option: "
+                         "write './%s'" % (path, path))
     return path
 
 
@@ -86,7 +119,12 @@ def docker_proxy_script(proxies: Mapping | None, from_env: bool = False,
     gives "". ``path`` is expanded by the shell (inside double quotes).
     Everything runs in a subshell with umask 077, so the job's shell keeps
     its variables and the file (which may hold proxy credentials) is 0600.
+    Every value reaches the shell quoted: literals and the JSON in single
+    quotes, the path in double quotes after _checked_path refused anything
+    but plain $NAME expansions in it, variable names after a name check.
     """
+    if not isinstance(from_env, bool):
+        raise ValueError("from_env must be true or false, got %r" % (from_env,))
     target = _checked_path(path)
     if from_env:
         return _docker_proxy_script_from_env(proxies or DEFAULT_PROXY_VARIABLES, target)
@@ -111,7 +149,8 @@ def _docker_proxy_script_from_env(proxies: Mapping, target: str) -> str:
     # Everything the command reads is captured as positional parameters first:
     # the helper's own variables may not shadow a variable it still has to read.
     captured = " ".join('"${%s-}"' % name for name in variables.values())
-    steps = ["umask 077", 'set -- "%s" %s' % (target, captured), _SH_JSON_STRING_FUNCTION,
+    steps = ["umask 077", 'set -- "%s" %s' % (target, captured), _SH_REQUIRE_TOOLS, _SH_JSON_CONTROLS,
+             _SH_JSON_STRING_FUNCTION,
              "json='{\"proxies\":{\"default\":{'"]
     for position, key in enumerate(variables, start=2):
         separator = "," if position > 2 else ""
