@@ -17,6 +17,8 @@ import difflib
 import re
 from collections.abc import Mapping
 
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import MASK, mask_url_userinfo
+
 RUNNER_CONFIG_KEYS = {
     '_source': {
         'repo': 'gitlabhq/gitlab-runner (GitHub mirror of gitlab.com/gitlab-org/gitlab-runner)',
@@ -801,4 +803,191 @@ def unknown_key_messages(document: Mapping) -> list[str]:
             messages.append('%s: unknown key, did you mean %r?' % (path, close[0]))
         else:
             messages.append('%s: unknown key' % path)
+    return messages
+
+
+# ------------------------------------------------------------------ types
+#
+# gitlab-runner decodes config.toml with BurntSushi/toml into Go structs, and
+# any value that does not fit its field's type makes it refuse the whole file
+# ("cannot load TOML value of type string into a Go integer"). The rules below
+# are BurntSushi's (v1.6.0, decode.go): an integer field takes TOML integers
+# only; a float field takes floats and integers up to 2**53; a time.Duration
+# takes an integer (nanoseconds) or a string for Go's time.ParseDuration; a
+# pointer is checked as the type it points to; a struct needs a table. The
+# named types are the runner's own (common/config.go, common/labels.go).
+
+_INTEGER_TYPES = frozenset(('int', 'int64', 'int32', 'RequestRetryLimit', 'RequestRetryBackoffMax'))
+_STRING_TYPES = frozenset(('string', 'S3AuthType', 'KubernetesDNSPolicy', 'DockerPullPolicy'))
+# Named maps, by the type of their values; None: any value (map[string]any).
+_MAP_TYPES = {
+    'Labels': 'string',
+    'DockerSysCtls': 'string',
+    'RequestRetryLimits': 'int',
+    'AutoscalerSettingsMap': None,
+}
+_NAMED_SLICES = {'KubernetesHostAliasesFlag': '[]KubernetesHostAliases'}
+_MAX_SAFE_FLOAT_INTEGER = 2 ** 53
+# Go's time.ParseDuration: "0", or signed numbers each with a unit.
+_GO_DURATION = re.compile(r'^[-+]?(?:0|(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)$')
+_SHOWN_VALUE_LENGTH = 60
+_TOML_TYPE_NAMES = (
+    (bool, 'boolean'), (int, 'integer'), (float, 'float'), (str, 'string'), (Mapping, 'table'),
+    (list, 'array'), (tuple, 'array'),
+)
+
+
+def _go_type_name(go_type):
+    """The expectation in words: 'an integer', 'an array of strings', 'a table' ..."""
+    go_type = go_type.lstrip('*')
+    if go_type.startswith('[]'):
+        item = go_type[2:].lstrip('*')
+        if _is_struct(item):
+            return 'an array of tables'
+        return 'an array of %ss' % _go_type_name(item).split(' ', 1)[1]
+    if go_type in _INTEGER_TYPES:
+        return 'an integer'
+    if go_type in _STRING_TYPES:
+        return 'a string'
+    if go_type == 'bool':
+        return 'a boolean'
+    if go_type in ('float64', 'float32'):
+        return 'a float'
+    if go_type == 'time.Duration':
+        return "a duration such as '30m' or '1h30m' or an integer of nanoseconds"
+    if go_type == 'time.Time':
+        return 'a date-time'
+    if go_type == 'StringOrArray':
+        return 'a string or an array of strings'
+    if go_type in _NAMED_SLICES:
+        return _go_type_name(_NAMED_SLICES[go_type])
+    value_type = _map_value_type(go_type)
+    if value_type is not None:
+        return 'a table of %ss' % _go_type_name(value_type).split(' ', 1)[1]
+    return 'a table'
+
+
+def _map_value_type(go_type):
+    """The Go type of a map's values ('' for map[string]any), or None for a non-map."""
+    if go_type.startswith('map[string]'):
+        return go_type[len('map[string]'):]
+    if go_type in _MAP_TYPES:
+        return _MAP_TYPES[go_type] or ''
+    return None
+
+
+def _is_struct(go_type):
+    """Whether a (pointer-less) Go type is one of the runner's structs, which TOML writes as tables."""
+    return (go_type not in _INTEGER_TYPES and go_type not in _STRING_TYPES and go_type not in _MAP_TYPES
+            and go_type not in _NAMED_SLICES and go_type != 'StringOrArray' and not go_type.startswith('time.')
+            and (go_type[:1].isupper() or '.' in go_type))
+
+
+def _toml_type_name(value):
+    for python_type, name in _TOML_TYPE_NAMES:
+        if isinstance(value, python_type):
+            return name
+    return 'date-time' if hasattr(value, 'isoformat') else type(value).__name__
+
+
+def _shown(value, secret, mask):
+    if secret:
+        return mask
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, Mapping):
+        return ''
+    text = mask_url_userinfo(repr(value))
+    if len(text) > _SHOWN_VALUE_LENGTH:
+        text = text[:_SHOWN_VALUE_LENGTH - 3] + '...'
+    return text
+
+
+def _scalar_fits(go_type, value):
+    if go_type in _INTEGER_TYPES:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if go_type in _STRING_TYPES:
+        return isinstance(value, str)
+    if go_type == 'bool':
+        return isinstance(value, bool)
+    if go_type in ('float64', 'float32'):
+        if isinstance(value, bool):
+            return False
+        return isinstance(value, float) or (isinstance(value, int) and abs(value) <= _MAX_SAFE_FLOAT_INTEGER)
+    if go_type == 'time.Duration':
+        if isinstance(value, str):
+            return _GO_DURATION.match(value) is not None
+        return isinstance(value, int) and not isinstance(value, bool)
+    if go_type == 'time.Time':
+        return isinstance(value, str) or hasattr(value, 'isoformat')
+    return None
+
+
+def _walk_types(value, declared, section_of_struct, path, secret, secret_keys):
+    """(path, declared Go type, value, secret) for each value that does not fit ``declared``."""
+    go_type = declared.lstrip('*')
+    if go_type in _NAMED_SLICES:
+        go_type = _NAMED_SLICES[go_type]
+    fits = _scalar_fits(go_type, value)
+    if fits is not None:
+        if not fits:
+            yield path, declared, value, secret
+        return
+    if go_type == 'StringOrArray':
+        if isinstance(value, str):
+            return
+        if not isinstance(value, (list, tuple)):
+            yield path, declared, value, secret
+            return
+        for index, item in enumerate(value):
+            yield from _walk_types(item, 'string', None, '%s[%d]' % (path, index), secret, secret_keys)
+        return
+    if go_type.startswith('[]'):
+        if not isinstance(value, (list, tuple)):
+            yield path, declared, value, secret
+            return
+        for index, item in enumerate(value):
+            yield from _walk_types(item, go_type[2:], section_of_struct, '%s[%d]' % (path, index), secret, secret_keys)
+        return
+    if not isinstance(value, Mapping):
+        yield path, declared, value, secret
+        return
+    value_type = _map_value_type(go_type)
+    if value_type is not None:
+        if value_type:
+            for key, item in value.items():
+                yield from _walk_types(item, value_type, None, path + '.' + _path_part(key), secret, secret_keys)
+        return
+    if section_of_struct is not None:
+        yield from _walk_section_types(value, section_of_struct, path, secret_keys)
+
+
+def _walk_section_types(table, section, prefix, secret_keys):
+    fields = RUNNER_CONFIG_KEYS[section]
+    for key, value in table.items():
+        go_type = fields.get(key)
+        if go_type is None:
+            continue
+        path = prefix + '.' + _path_part(key) if prefix else _path_part(key)
+        yield from _walk_types(value, go_type, child_section(section, key), path, key.lower() in secret_keys,
+                               secret_keys)
+
+
+def type_error_messages(document: Mapping, secret_keys=(), mask=MASK) -> list[str]:
+    """One line per value of ``document`` whose type gitlab-runner would refuse.
+
+    ``{'concurrent': 'abc'}`` gives ``["concurrent: gitlab-runner expects an
+    integer (Go int), got the string 'abc'"]``. Unknown keys, and the keys
+    of structures the key data does not describe, are not checked. The
+    values of ``secret_keys`` (compared without regard to case), and
+    everything inside them, are shown as ``mask``, URL passwords are
+    masked and long values cut.
+    """
+    secrets = frozenset(key.lower() for key in secret_keys)
+    messages = []
+    for path, go_type, value, secret in _walk_section_types(document, _ROOT, '', secrets):
+        shown = _shown(value, secret, mask)
+        messages.append('%s: gitlab-runner expects %s (Go %s), got the %s%s'
+                        % (path, _go_type_name(go_type), go_type, _toml_type_name(value),
+                           ' ' + shown if shown else ''))
     return messages
