@@ -13,11 +13,15 @@ import os
 import re
 from collections.abc import Mapping
 
-from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import (  # noqa: F401  (MASK is part of this module's interface)
-    MASK,
-    mask_secret_lines,
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import (
+    TextFormat,
+    mask_document_text,
     mask_url_userinfo,
+    mask_value,
 )
+# MASK is part of this module's interface.
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import MASK  # noqa: F401  # pylint: disable=unused-import
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import secret_values
 
 
 # daemon.json keys that dockerd re-reads on SIGHUP (`systemctl reload docker`);
@@ -34,15 +38,24 @@ RELOADABLE_DAEMON_KEYS = frozenset((
     'shutdown-timeout',
 ))
 
-# Client config.json keys whose values are credentials.
+# Client config.json keys whose values are credentials (registry ``auths``
+# entries), compared without regard to case; everything below such a key is
+# masked, and so are URL passwords anywhere.
 SECRET_KEYS = frozenset(('auth', 'password', 'identitytoken', 'registrytoken'))
 
-_SECRET_LINE = re.compile(
-    r'(?P<lead>"(?:%s)"\s*:\s*)"(?:[^"\\]|\\.)*"' % '|'.join(sorted(SECRET_KEYS)), re.IGNORECASE)
+# The string literals of valid JSON, for masking.
+_JSON_LITERALS = re.compile(r'(?P<string>"[^"\\]*(?:\\[\s\S][^"\\]*)*")')
 
 
 class JsonDocumentError(ValueError):
-    """The document on disk or the requested edit is not acceptable."""
+    """The document on disk or the requested edit is not acceptable.
+
+    The message may quote the document or the module's arguments: the
+    password of every URL in it is masked.
+    """
+
+    def __init__(self, message):
+        super().__init__(mask_url_userinfo(message))
 
 
 def default_kind(path):
@@ -51,26 +64,64 @@ def default_kind(path):
 
 
 def default_mode(kind):
-    """A client config.json holds registry credentials; daemon.json does not."""
+    """The mode of a new file: a client config.json holds registry credentials; daemon.json usually does not.
+
+    A new file that holds a secret is created 0600 whatever its kind, and a
+    file that holds one is never left readable by other users (see holds_secret).
+    """
     return '0600' if kind == 'client' else '0644'
 
 
-def mask_json_text(text):
-    """JSON text with credentials and URL passwords masked, for diffs."""
-    return mask_secret_lines(text, _SECRET_LINE)
+def holds_secret(content):
+    """Whether JSON bytes hold a credential or a URL with a password, for _safe_write.edit_file.
+
+    Content that does not parse is taken to hold one.
+    """
+    try:
+        document = json.loads(content.decode('utf-8'))
+    except ValueError:
+        return True
+    return bool(secret_values(document, SECRET_KEYS))
+
+
+def _keep_duplicates(pairs):
+    """A JSON object as a dict; a key given twice holds the list of its values (for masking them all)."""
+    document = {}
+    for key, value in pairs:
+        document[key] = [document[key], value] if key in document else value
+    return document
+
+
+def _load_for_masking(text):
+    return json.loads(text, object_pairs_hook=_keep_duplicates) if text.strip() else {}
+
+
+def _decode_json_string(literal):
+    return json.loads(literal) if '\\' in literal else literal[1:-1]
+
+
+def _encode_json_string(value):
+    return json.dumps(value, ensure_ascii=False)
+
+
+JSON_TEXT = TextFormat(_load_for_masking, _JSON_LITERALS, _decode_json_string, _encode_json_string)
+
+
+def mask_json_text(text, known=()):
+    """JSON text with its secrets masked, for diffs.
+
+    Every value under a SECRET_KEYS key, those secrets and ``known`` ones
+    wherever else they appear, and URL passwords; a text that does not
+    parse is masked line by line (see _masking).
+    """
+    return mask_document_text(text, JSON_TEXT, SECRET_KEYS, known)
 
 
 def mask_json_value(value, key=None):
     """A copy of JSON data with credentials and URL passwords masked."""
-    if isinstance(value, Mapping):
-        return dict((k, mask_json_value(v, k)) for k, v in value.items())
-    if isinstance(value, list):
-        return [mask_json_value(item) for item in value]
-    if isinstance(key, str) and key.lower() in SECRET_KEYS and isinstance(value, str) and value:
-        return MASK
-    if isinstance(value, str):
-        return mask_url_userinfo(value)
-    return value
+    if key is not None:
+        return mask_value({key: value}, SECRET_KEYS)[key]
+    return mask_value(value, SECRET_KEYS)
 
 
 def load_json(text):

@@ -2,54 +2,344 @@
 # Copyright: (c) 2026, behindproxy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Masking of secrets in text and data that modules return or show as a diff."""
+"""Masking of secrets in text and data that modules return or show as a diff.
+
+One walk serves config.toml and JSON alike. The document modules only parse
+(their text into data, one string literal into its value) and serialize (a
+string value back into a literal); what is a secret, and where it shows, is
+decided here:
+
+- the value of every secret-bearing key, at any depth, and everything under
+  such a key;
+- the value of every ``NAME=value`` string whose NAME is such a key (runner
+  environment, docker-machine options);
+- the password of every ``scheme://user:password@`` URL;
+- the secrets the caller knows (the module's own arguments).
+
+Each string literal of the text is decoded, masked as a value and written
+back only when something in it was masked, so the rest of the text, layout
+and comments included, is shown as it is. Secrets found anywhere in the
+document are masked wherever else they appear in the text (other strings,
+comments, keys). A text that does not parse is masked line by line instead
+(mask_unparsed_text): never shown raw.
+
+Everything here runs in time linear in the length of the text.
+"""
 
 from __future__ import annotations
 
 import re
+import string
+from collections import namedtuple
+from collections.abc import Mapping
 
 MASK = '********'
 
-_URL_USERINFO = re.compile(r'(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s"\']*):(?P<password>[^@/\s"\']*)@')
+# How mask_document_text reads one file format: ``load(text)`` returns the
+# data or raises ValueError; ``literals`` is a pattern whose ``string`` group
+# matches each string literal (keys included) and whose optional ``comment``
+# group matches each comment; ``decode(literal)`` returns the value of one
+# literal and ``encode(value)`` writes one.
+TextFormat = namedtuple('TextFormat', 'load literals decode encode')
+
+# A secret this long or longer is also masked inside other text (another
+# string value, a comment, a key); a shorter one only where it is a whole
+# string value: replacing every "p" of a one-letter password would garble the
+# diff and hide nothing.
+EMBEDDED_SECRET_MIN_LENGTH = 4
+
+_SCHEME_CHARS = frozenset(string.ascii_letters + string.digits + '+.-')
+_LETTERS = frozenset(string.ascii_letters)
+# What follows the "://" of a URL with a password. Neither part can hold "/",
+# so the text one attempt reads ends before the next "://".
+_USERINFO = re.compile(r'[^:/@\s"\']*:(?P<password>[^@/\s"\']*)@')
+
+# Unparsed text: the start of each quoted value, a single-line one whole.
+_QUOTED = re.compile(r'"""|\'\'\'|"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"?|\'[^\'\r\n]*\'?')
+# Unparsed text: an unquoted value after "=" or ":".
+_BARE_VALUE = re.compile(r'(?P<lead>[=:][ \t]*)[^\s"\'#,{}\[\]]+')
+_KEY_FOLLOWS = re.compile(r'[ \t]*[.=:]')
+_LINES = re.compile(r'[^\n]*\n?')
+
+
+# ------------------------------------------------------------ URL passwords
+
+def _ends_with_scheme(text, end):
+    """Whether a URL scheme (``[A-Za-z][A-Za-z0-9+.-]*``) ends just before ``end``."""
+    index = end - 1
+    while index >= 0 and text[index] in _SCHEME_CHARS:
+        if text[index] in _LETTERS:
+            return True
+        index -= 1
+    return False
+
+
+def _password_spans(text):
+    """(start, end) of the password of each ``scheme://user:password@`` in ``text``.
+
+    The matches of ``[A-Za-z][A-Za-z0-9+.-]*://[^:/@\\s"']*:[^@/\\s"']*@``,
+    found from each "://" rather than tried from every letter (which made
+    that pattern quadratic on long runs of letters). The scheme is read
+    backwards from "://" and the user info forwards; neither stretches past
+    the neighbouring "://", so the whole search is linear.
+    """
+    start = 0
+    while True:
+        at = text.find('://', start)
+        if at < 0:
+            return
+        match = _USERINFO.match(text, at + 3)
+        if match and _ends_with_scheme(text, at):
+            yield match.span('password')
+            start = match.end()
+        else:
+            start = at + 1
 
 
 def mask_url_userinfo(text):
     """Replace the password of every ``scheme://user:password@`` in ``text``."""
-    return _URL_USERINFO.sub(lambda match: '%s%s:%s@' % (match.group('scheme'), match.group('user'), MASK), text)
+    pieces = []
+    last = 0
+    for start, end in _password_spans(text):
+        pieces.append(text[last:start])
+        pieces.append(MASK)
+        last = end
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return ''.join(pieces)
 
 
-def mask_secret_lines(text, secret_line):
-    """Text with the value after each match's ``lead`` group, and every URL password, masked.
+def url_passwords(text):
+    """The non-empty passwords of the ``scheme://user:password@`` URLs in ``text``."""
+    return [text[start:end] for start, end in _password_spans(text) if end > start]
 
-    ``secret_line`` is the file format's own pattern for a key that holds a
-    secret followed by its quoted value.
-    """
-    return mask_url_userinfo(secret_line.sub(lambda match: match.group('lead') + '"%s"' % MASK, text))
+
+# ------------------------------------------------------- finding secrets
+
+def _names(secret_keys):
+    return frozenset(name.lower() for name in secret_keys)
+
+
+def _assigned_secret(text, names):
+    """The value of a ``NAME=value`` string whose NAME is a secret key, or None."""
+    name, equals, value = text.partition('=')
+    if equals and value and name.lower() in names:
+        return value
+    return None
 
 
 def secret_values(value, secret_keys):
-    """Every secret in a module's parameters, for AnsibleModule.no_log_values.
+    """Every secret in parsed data or a module's parameters.
 
-    The string values of keys named in ``secret_keys`` (compared without
-    regard to case) and the password of every ``scheme://user:password@`` URL
-    anywhere in ``value``. Registered with Ansible, they are masked in all
-    the module returns, its ``invocation`` (the echo of its arguments)
-    included.
+    The values under keys named in ``secret_keys`` (compared without regard
+    to case; every string at any depth below them, and every number or date
+    of EMBEDDED_SECRET_MIN_LENGTH characters or more), the value
+    of each ``NAME=value`` string whose NAME is one of them, and the password
+    of every ``scheme://user:password@`` URL anywhere in ``value``. Given to
+    AnsibleModule.no_log_values, they are masked in all the module returns,
+    its ``invocation`` (the echo of its arguments) included.
     """
-    names = frozenset(name.lower() for name in secret_keys)
+    names = _names(secret_keys)
     found = set()
-
-    def walk(item, item_key):
-        if isinstance(item, dict):
-            for child_key, child in item.items():
-                walk(child, child_key)
+    stack = [(value, False)]
+    while stack:
+        item, secret = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend((child, secret or (isinstance(key, str) and key.lower() in names)) for key, child in item.items())
         elif isinstance(item, (list, tuple)):
-            for child in item:
-                walk(child, None)
+            stack.extend((child, secret) for child in item)
         elif isinstance(item, str):
-            if isinstance(item_key, str) and item_key.lower() in names and item:
-                found.add(item)
-            found.update(match.group('password') for match in _URL_USERINFO.finditer(item) if match.group('password'))
-
-    walk(value, None)
+            if not item:
+                continue
+            assigned = item if secret else _assigned_secret(item, names)
+            if assigned:
+                found.add(assigned)
+            found.update(url_passwords(item))
+        elif secret and item is not None and not isinstance(item, bool) and len(str(item)) >= EMBEDDED_SECRET_MIN_LENGTH:
+            # A number or date; a short one would mask every digit like it in the output.
+            found.add(str(item))
     return found
+
+
+def _any_of(words):
+    """A pattern that finds each of ``words`` (the longest where several start at one place), or None.
+
+    The words are laid out as a trie, ``glrt-(?:abc|xyz)``, so that finding
+    them costs about the same for thousands of tokens as for one; a plain
+    alternation would try every word at every position.
+    """
+    words = list(words)
+    trie = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[''] = {}
+    if not trie:
+        return None
+    try:
+        return re.compile(_trie_pattern(trie))
+    except (RecursionError, re.error, OverflowError):
+        # Words nested too deeply for the re module: each one on its own, longest first.
+        return re.compile('|'.join(re.escape(word) for word in sorted(words, key=len, reverse=True)))
+
+
+def _trie_pattern(node):
+    branches = []
+    for char in sorted(key for key in node if key):
+        run = char
+        child = node[char]
+        while len(child) == 1 and '' not in child:
+            char, child = next(iter(child.items()))
+            run += char
+        branches.append(re.escape(run) + _trie_pattern(child))
+    if not branches:
+        return ''
+    pattern = branches[0] if len(branches) == 1 else '(?:%s)' % '|'.join(branches)
+    return '(?:%s)?' % pattern if '' in node else pattern
+
+
+class _Masker:
+    """Masks known secrets and URL passwords in values and in text."""
+
+    def __init__(self, secrets, secret_keys):
+        self.names = _names(secret_keys)
+        self.whole = frozenset(secret for secret in secrets if isinstance(secret, str) and secret)
+        self.embedded = _any_of(secret for secret in self.whole if len(secret) >= EMBEDDED_SECRET_MIN_LENGTH)
+        self.mentions = (re.compile('|'.join(re.escape(name) for name in sorted(self.names, key=len, reverse=True)),
+                                    re.IGNORECASE) if self.names else None)
+
+    def text(self, text):
+        """``text`` with the longer secrets and every URL password masked."""
+        if self.embedded is not None:
+            text = self.embedded.sub(MASK, text)
+        return mask_url_userinfo(text)
+
+    def value(self, value):
+        """A string value with its secrets masked (MASK alone if it is one)."""
+        if value in self.whole:
+            return MASK
+        assigned = _assigned_secret(value, self.names)
+        if assigned is not None:
+            value = value[:-len(assigned)] + MASK
+        return self.text(value)
+
+
+def mask_value(value, secret_keys, convert=None):
+    """A copy of parsed data with its secrets masked, for a module to return.
+
+    Everything under a secret key (but an empty string) becomes MASK; in other
+    strings the secrets found anywhere in ``value`` and URL passwords are
+    masked. ``convert`` turns the other scalars into what may be returned.
+    """
+    masker = _Masker(secret_values(value, secret_keys), secret_keys)
+
+    def walk(item, secret):
+        if isinstance(item, Mapping):
+            return dict((key, walk(child, secret or (isinstance(key, str) and key.lower() in masker.names)))
+                        for key, child in item.items())
+        if isinstance(item, (list, tuple)):
+            return [walk(child, secret) for child in item]
+        if secret and not (item is None or (isinstance(item, str) and not item)):
+            return MASK
+        if isinstance(item, str):
+            return masker.value(item)
+        return convert(item) if convert else item
+
+    return walk(value, False)
+
+
+# --------------------------------------------------------- masking text
+
+def mask_document_text(text, text_format, secret_keys, known=()):
+    """``text`` of a document in ``text_format`` (a TextFormat) with its secrets masked, for a diff.
+
+    ``known`` are more secrets to mask wherever they appear (the module's
+    arguments).
+    """
+    try:
+        data = text_format.load(text)
+    except (ValueError, RecursionError):
+        return mask_unparsed_text(text, secret_keys, known)
+    masker = _Masker(secret_values(data, secret_keys) | set(known or ()), secret_keys)
+    pieces = []
+    last = 0
+    for match in text_format.literals.finditer(text):
+        pieces.append(masker.text(text[last:match.start()]))
+        literal = match.group()
+        if match.lastgroup == 'comment':
+            pieces.append(_mask_unparsed(literal, masker))
+        else:
+            try:
+                value = text_format.decode(literal)
+            except (ValueError, KeyError):
+                value = None
+            if not isinstance(value, str):
+                pieces.append(text_format.encode(MASK))
+            else:
+                masked = masker.value(value)
+                pieces.append(literal if masked == value else text_format.encode(masked))
+        last = match.end()
+    pieces.append(masker.text(text[last:]))
+    return ''.join(pieces)
+
+
+def mask_unparsed_text(text, secret_keys, known=()):
+    """Text that does not parse, masked line by line.
+
+    On each line that mentions a secret key (in any case, as part of a longer
+    word too), every quoted value - one that spans lines from its first quote
+    to its last - and every unquoted value after "=" or ":" is masked; in the
+    whole text, the ``known`` secrets and every URL password.
+    """
+    return _mask_unparsed(text, _Masker(known or (), secret_keys))
+
+
+def _mask_unparsed(text, masker):
+    lines = _LineCache(text, masker.mentions)
+    pieces = []
+    position = 0
+    while True:
+        match = _QUOTED.search(text, position)
+        start = len(text) if match is None else match.start()
+        for line in _LINES.finditer(text, position, start):
+            fragment = line.group()
+            if fragment and lines.secret(line.start()):
+                fragment = _BARE_VALUE.sub(lambda value: value.group('lead') + MASK, fragment)
+            pieces.append(masker.text(fragment))
+        if match is None:
+            return ''.join(pieces)
+        quoted = match.group()
+        end = match.end()
+        if quoted in ('"""', "'''"):
+            close = text.find(quoted, end)
+            end = len(text) if close < 0 else close + 3
+            quoted = text[start:end]
+        inner = quoted.strip(quoted[0])
+        if inner in masker.whole or (lines.secret(start) and not (inner.lower() in masker.names and _KEY_FOLLOWS.match(text, end))):
+            pieces.append('"%s"' % MASK)
+        else:
+            pieces.append(masker.text(quoted))
+        position = end
+
+
+class _LineCache:
+    """Whether the line around a position mentions a secret key, for positions that only grow."""
+
+    def __init__(self, text, mentions):
+        self.text = text
+        self.mentions = mentions
+        self.start = self.end = 0
+        self.mentioned = False
+
+    def secret(self, position):
+        if self.mentions is None:
+            return False
+        if not self.start <= position < self.end:
+            # Search back no further than the end of the line seen last.
+            lowest = self.end if position >= self.end else 0
+            self.start = self.text.rfind('\n', lowest, position) + 1 or lowest
+            self.end = self.text.find('\n', position) + 1 or len(self.text)
+            self.mentioned = self.mentions.search(self.text, self.start, self.end) is not None
+        return self.mentioned

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 import math
 import re
 import traceback
@@ -35,12 +36,16 @@ except ImportError:
 else:
     TOMLKIT_IMPORT_ERROR = None
 
-from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import (  # noqa: F401  (MASK is part of this module's interface)
-    MASK,
-    mask_secret_lines,
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import (
+    TextFormat,
+    mask_document_text,
     mask_url_userinfo,
+    mask_value,
 )
+# MASK is part of this module's interface.
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import MASK  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_config_keys import (
+    type_error_messages,
     unknown_key_messages,
     unknown_keys,
 )
@@ -48,22 +53,49 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_
 UTF8_BOM = '\ufeff'
 RUNNER_INDENT = '  '
 
-# Keys of config.toml whose values are credentials (the runner token, cache
-# and cloud keys, the autoscaler's connector password).
+# Keys of config.toml whose values are credentials, from the runner's
+# configuration structs, and the NAMEs of ``NAME=value`` entries (a runner's
+# ``environment``, docker-machine's ``MachineOptions``) whose value is one.
+# Compared without regard to case; everything below such a key is masked.
+# Paths to key and certificate files (``tls-key-file``, ``ca_file``,
+# ``CredentialsFile``) and account names (GCS ``AccessID``, Azure
+# ``AccountName``) are not secrets and stay visible.
 SECRET_KEYS = frozenset((
-    'token', 'bearer_token', 'SecretKey', 'SessionToken', 'AccessKey', 'AccountKey', 'PrivateKey', 'password',
+    'token',                        # [[runners]]: the runner authentication token (glrt-...)
+    'registration_token',           # REGISTRATION_TOKEN=... for `gitlab-runner register`
+    'bearer_token',                 # [runners.kubernetes]
+    'AccessKey',                    # [runners.cache.s3]: half of the key pair, kept private too
+    'SecretKey',                    # [runners.cache.s3]
+    'SessionToken',                 # [runners.cache.s3]
+    'PrivateKey',                   # [runners.cache.gcs]
+    'AccountKey',                   # [runners.cache.azure]
+    'password',                     # [runners.autoscaler.connector_config]
+    'DOCKER_AUTH_CONFIG',           # environment: registry credentials for the job's images
+    'amazonec2-access-key',         # MachineOptions of the docker-machine drivers
+    'amazonec2-secret-key',
+    'amazonec2-session-token',
+    'digitalocean-access-token',
+    'azure-client-secret',
+    'exoscale-api-secret-key',
+    'openstack-password',
+    'vmwarevsphere-password',
 ))
 
-_SECRET_LINE = re.compile(
-    r'^(?P<lead>\s*(?:["\']?(?:%s)["\']?)\s*=\s*)(?P<value>"(?:[^"\\]|\\.)*"|\'[^\']*\'|[^#\s]+)'
-    % '|'.join(re.escape(key) for key in sorted(SECRET_KEYS)),
-    re.MULTILINE,
-)
 _LONE_LF = re.compile(r'(?<!\r)\n')
+# The runner splits each NAME=value entry at its first "="; whitespace and
+# control characters make names no shell or program can read.
+_UNUSABLE_IN_VARIABLE_NAME = re.compile(r'[=\s\x00-\x1f\x7f]')
 
 
 class TomlDocumentError(ValueError):
-    """The document on disk, the requested edit or its result is not acceptable."""
+    """The document on disk, the requested edit or its result is not acceptable.
+
+    The message may quote the document or the module's arguments: the
+    password of every URL in it is masked.
+    """
+
+    def __init__(self, message):
+        super().__init__(mask_url_userinfo(message))
 
 
 def require_libraries():
@@ -75,24 +107,61 @@ def require_libraries():
     return None
 
 
-def mask_config_text(text):
-    """config.toml text with secret values and URL passwords masked, for diffs."""
-    return mask_secret_lines(text, _SECRET_LINE)
+# String literals and comments of valid TOML, for masking: outside a string
+# a quote always starts one, and outside a comment "#" always starts one.
+# Written as "normal* (special normal*)*", which Python's re runs in linear
+# time (an alternation repeated per character does not).
+_TOML_LITERALS = re.compile(r'''
+    (?P<comment>\#[^\r\n]*)
+  | (?P<string>"""[^"\\]*(?:(?:\\[\s\S]|"(?!""))[^"\\]*)*"""(?:""?)?
+  | \'\'\'[^\']*(?:\'(?!\'\')[^\']*)*\'\'\'(?:\'\'?)?
+  | "[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"
+  | \'[^\'\r\n]*\')
+''', re.VERBOSE)
+
+
+def _load_for_masking(text):
+    if tomllib is None:
+        raise ValueError('tomllib is not available')
+    return tomllib.loads(text[len(UTF8_BOM):] if text.startswith(UTF8_BOM) else text)
+
+
+def _decode_toml_string(literal):
+    if literal[:3] not in ('"""', "'''") and (literal[0] == "'" or '\\' not in literal):
+        return literal[1:-1]
+    return tomllib.loads('v = ' + literal)['v']
+
+
+def _encode_toml_string(value):
+    # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
+    return json.dumps(value, ensure_ascii=False).replace('\x7f', '\\u007f')
+
+
+TOML_TEXT = TextFormat(_load_for_masking, _TOML_LITERALS, _decode_toml_string, _encode_toml_string)
+
+
+def mask_config_text(text, known=()):
+    """config.toml text with its secrets masked, for diffs.
+
+    Every value under a SECRET_KEYS key however it is written (inline
+    tables, dotted or quoted keys, multi-line strings), those secrets and
+    ``known`` ones wherever else they appear, and URL passwords; a text that
+    does not parse is masked line by line (see _masking).
+    """
+    return mask_document_text(text, TOML_TEXT, SECRET_KEYS, known)
+
+
+def _returnable(value):
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    return value
 
 
 def mask_config_value(value, key=None):
     """Plain config data made safe to return: secrets masked, datetimes as text."""
-    if isinstance(value, Mapping):
-        return dict((k, mask_config_value(v, k)) for k, v in value.items())
-    if isinstance(value, list):
-        return [mask_config_value(item) for item in value]
-    if key in SECRET_KEYS and value not in ('', None):
-        return MASK
-    if isinstance(value, str):
-        return mask_url_userinfo(value)
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
-    return value
+    if key is not None:
+        return mask_value({key: value}, SECRET_KEYS, _returnable)[key]
+    return mask_value(value, SECRET_KEYS, _returnable)
 
 
 # ---------------------------------------------------------------- reading
@@ -152,8 +221,9 @@ class RunnerEdit:
         check_toml_value(self.global_settings, 'global')
         check_toml_value(self.settings, 'settings')
         for variable, value in self.environment.items():
-            if not isinstance(variable, str) or not variable or '=' in variable:
-                raise TomlDocumentError('environment variable names must be non-empty strings without "=", got %r' % (variable,))
+            if not isinstance(variable, str) or not variable or _UNUSABLE_IN_VARIABLE_NAME.search(variable):
+                raise TomlDocumentError('environment variable name %r is not usable: a name must be a non-empty string '
+                                        'without "=", spaces, line breaks or other control characters' % (variable,))
             if isinstance(value, (Mapping, list)):
                 raise TomlDocumentError('environment value of %s must be a string, got %r' % (variable, value))
 
@@ -190,13 +260,14 @@ def find_runner(entries, name, url=None):
     """Index of the ``[[runners]]`` entry with ``name`` (and ``url``), or None.
 
     ``url`` is compared ignoring a trailing slash. Several entries with the
-    name and no url to choose between them is an error naming each URL.
+    name and no url to choose between them is an error naming each URL (its
+    password masked).
     """
     matches = [index for index, entry in enumerate(entries) if entry.get('name') == name]
     if url is not None:
         matches = [index for index in matches if _normal_url(entries[index].get('url')) == _normal_url(url)]
     if len(matches) > 1:
-        urls = ', '.join(repr(entries[index].get('url')) for index in matches)
+        urls = ', '.join(mask_url_userinfo(repr(entries[index].get('url'))) for index in matches)
         if url is None:
             raise TomlDocumentError('%d [[runners]] entries are named %r (urls: %s): set url to choose one' % (len(matches), name, urls))
         raise TomlDocumentError('%d [[runners]] entries are named %r with url %r: cannot choose one' % (len(matches), name, url))
@@ -532,14 +603,18 @@ def edit_config_text(text, edit):
     written = written_keys(edit, runner_index or 0)
     if had_bom:
         new_text = UTF8_BOM + new_text
-    return ConfigEditResult(new_text, runner, unknown_keys(written), unknown_key_messages(written))
+    result = ConfigEditResult(new_text, runner, unknown_keys(written), unknown_key_messages(written))
+    result.type_error_messages = type_error_messages(written, SECRET_KEYS)
+    return result
 
 
 def config_transform(edit, validate_keys='warn'):
     """The transform for _safe_write.edit_file: config.toml bytes in, bytes out.
 
     With ``validate_keys='error'`` an edit that writes keys the runner does
-    not know is refused; with ``'ignore'`` they are not looked for.
+    not know is refused; with ``'ignore'`` they are not looked for. Values
+    of the wrong type are refused with ``'warn'`` too: the runner would
+    refuse the whole file. ``'ignore'`` does not look at types either.
     """
     def transform(content):
         text = None if content is None else decode_config(content)
@@ -547,8 +622,15 @@ def config_transform(edit, validate_keys='warn'):
         if validate_keys == 'ignore':
             result.unknown_keys = []
             result.unknown_key_messages = []
-        elif validate_keys == 'error' and result.unknown_keys:
-            raise TomlDocumentError('the edit writes keys gitlab-runner does not know: %s' % '; '.join(result.unknown_key_messages))
+            result.type_error_messages = []
+        problems = []
+        if result.type_error_messages:
+            problems.append('the edit writes values of the wrong type, for which gitlab-runner would refuse the '
+                            'whole file: %s' % '; '.join(result.type_error_messages))
+        if validate_keys == 'error' and result.unknown_keys:
+            problems.append('the edit writes keys gitlab-runner does not know: %s' % '; '.join(result.unknown_key_messages))
+        if problems:
+            raise TomlDocumentError('. '.join(problems))
         if content is None and result.text == '':
             return None, result
         return result.text.encode('utf-8'), result

@@ -80,8 +80,15 @@ options:
     default: 2
   mode:
     description:
-      - Permissions of the file. Defaults to V('0600') for O(kind=client), whose C(auths) hold registry
-        credentials, and V('0644') for O(kind=daemon).
+      - Permissions of the file. An existing file keeps its mode when O(mode) is not given.
+      - A new file gets V('0600') for O(kind=client), whose C(auths) hold registry credentials, and
+        V('0644') for O(kind=daemon) - V('0600') when it holds a secret (a credential or a URL with a
+        password, such as a proxy URL with its password in C(proxies)).
+      - A file that holds a secret is never left readable by other users. A O(mode) that would make it
+        so fails the task, naming the file and the mode, before anything is written. An existing file
+        that other users can read is tightened instead - the permissions of others are removed, so
+        V('0644') becomes V('0640') - with a warning.
+      - A O(backup) is never looser than the file it was made from is left.
     type: raw
   backup:
     description:
@@ -89,6 +96,12 @@ options:
     type: bool
     default: false
 notes:
+  - Runs of this collection's modules on the same file take turns - each holds an C(fcntl.flock) lock on
+    C(.<name>.lock) beside the file, removed when it is done, from its read to its rename - and read the file
+    back after the rename, so none loses another's edit and a run reports a change only with its edit in
+    the file. A writer that takes no lock is caught by a check of the file (content, inode, size, times)
+    right before the rename, and the edit is applied again to what it wrote; a write in the instant between
+    that check and the rename is the one case left.
   - C(proxies) in daemon.json needs Docker Engine 23.0 or newer; Debian 12's Engine 20.10 reads its proxy
     from a systemd drop-in (the docker_proxy role).
   - A key set both in daemon.json and as a dockerd command-line flag stops dockerd from starting.
@@ -148,8 +161,10 @@ daemon_action:
   type: str
   sample: reload
 diff:
-  description: The file's text before and after the edit, credentials masked.
-  returned: always
+  description:
+    - The file's text before and after the edit, credentials masked.
+    - Only in diff mode (C(--diff)); a file's text is not returned otherwise.
+  returned: when diff mode is on
   type: dict
   sample:
     before_header: /etc/docker/daemon.json (content)
@@ -172,6 +187,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._json_do
     JsonEdit,
     default_kind,
     default_mode,
+    holds_secret,
     json_transform,
     mask_json_text,
 )
@@ -207,17 +223,20 @@ def main():
     try:
         result = edit_file(
             module, params['path'], json_transform(edit), create=params['create'],
-            default_mode=default_mode(kind), mask=mask_json_text, backup=params['backup'],
+            default_mode=default_mode(kind), backup=params['backup'],
+            mask=lambda text: mask_json_text(text, known=tuple(module.no_log_values)),
+            holds_secret=holds_secret,
         )
     except (JsonDocumentError, FileChangedError, ValueError, OSError) as exc:
         module.fail_json(msg='%s: %s' % (params['path'], to_native(exc)))
 
     returned = dict(
         changed=result.changed,
-        diff=result.diff,
         content=result.payload.content,
         daemon_action=result.payload.daemon_action,
     )
+    if result.diff is not None:
+        returned['diff'] = result.diff
     if result.backup_file:
         returned['backup_file'] = result.backup_file
     module.exit_json(**returned)

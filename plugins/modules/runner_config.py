@@ -85,6 +85,8 @@ options:
       - A variable already there keeps its place and gets the new value; new ones are appended; the
         others keep their values and order. A value of V(null) removes the variable.
       - Values are stored as they are; do not put proxy passwords in URLs here (see the description).
+      - Names must be non-empty and free of C(=), spaces, line breaks and other control characters; any
+        other name is an error.
     type: dict
   state:
     description:
@@ -100,16 +102,31 @@ options:
       - V(warn) returns them in RV(unknown_keys) and warns, V(error) fails before anything is written,
         V(ignore) does not look.
       - Open maps (C(feature_flags), autoscaler C(plugin_config), the kubernetes sub-tables, ...) are not
-        checked.
+        checked for unknown keys.
+      - The type of every value the edit writes is checked too, against the Go type of its field - integer,
+        boolean, string, float, duration (V('30m') or nanoseconds), date-time, arrays of these, tables of
+        strings or booleans (C(labels), C(feature_flags), C(tmpfs), ...), sections and arrays of tables - in
+        the global keys, the runner's settings and every nested section. The error names the key path, the
+        value (masked for secret keys such as C(token)) and the expected type.
+      - A value of the wrong type fails the task before anything is written with V(warn) as well as V(error).
+        Unlike an unknown key, which the runner ignores, it makes the runner refuse the whole file, because it decodes
+        C(config.toml) into Go structs with BurntSushi/toml, where for example C(concurrent = "abc") or
+        C(privileged = "yes") is a decoding error, so the runner does not start, or keeps its old
+        configuration and logs the error on every reload. V(ignore) skips this check as well (for a runner
+        release whose types differ from the key data shipped with the collection).
     type: str
     choices: [warn, error, ignore]
     default: warn
   mode:
     description:
-      - Permissions of the file. The default V('0600') is applied to existing files too - tighter than the
-        runner, which keeps an existing file's mode - because the file holds the runners' tokens.
+      - Permissions of the file. As the runner does, a new file is created V('0600') and an existing file
+        keeps its mode when O(mode) is not given.
+      - A file that holds a secret (a runner token, a cache key, a URL with a password) is never left
+        readable by other users. A O(mode) that would make it so fails the task, naming the file and the
+        mode, before anything is written. An existing file that other users can read is tightened
+        instead - the permissions of others are removed, so V('0644') becomes V('0640') - with a warning.
+      - A O(backup) is never looser than the file it was made from is left.
     type: raw
-    default: '0600'
   backup:
     description:
       - Keep a timestamped copy of the file before it is changed.
@@ -117,6 +134,12 @@ options:
     default: false
 notes:
   - The file is replaced atomically by a temporary file written in its own directory.
+  - Runs of this collection's modules on the same file take turns - each holds an C(fcntl.flock) lock on
+    C(.<name>.lock) beside the file, removed when it is done, from its read to its rename - and read the file
+    back after the rename, so none loses another's edit and a run reports a change only with its edit in
+    the file. A writer that takes no lock is caught by a check of the file (content, inode, size, times)
+    right before the rename, and the edit is applied again to what it wrote; a write in the instant between
+    that check and the rename is the one case left.
 seealso:
   - module: behindproxy.gitlab_runner.docker_json_config
   - name: GitLab Runner advanced configuration
@@ -186,8 +209,10 @@ unknown_keys:
   elements: str
   sample: ['runners[0].docker.imgae', 'runners[0].pre_clone_script']
 diff:
-  description: The file's text before and after the edit, secrets masked.
-  returned: always
+  description:
+    - The file's text before and after the edit, secrets masked.
+    - Only in diff mode (C(--diff)); a file's text is not returned otherwise.
+  returned: when diff mode is on
   type: dict
   sample:
     before_header: /etc/gitlab-runner/config.toml (content)
@@ -215,9 +240,23 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_do
     RunnerEdit,
     TomlDocumentError,
     config_transform,
+    decode_config,
+    load_plain,
     mask_config_text,
     require_libraries,
 )
+
+
+def config_holds_secret(content):
+    """Whether config.toml bytes hold a secret (a token, a cache key, a URL with a password).
+
+    Content that does not parse is taken to hold one.
+    """
+    try:
+        data = load_plain(decode_config(content).lstrip('\ufeff'))
+    except TomlDocumentError:
+        return True
+    return bool(secret_values(data, SECRET_KEYS))
 
 
 def main():
@@ -231,7 +270,7 @@ def main():
             environment=dict(type='dict'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             validate_keys=dict(type='str', choices=['warn', 'error', 'ignore'], default='warn'),
-            mode=dict(type='raw', default='0600'),
+            mode=dict(type='raw'),
             backup=dict(type='bool', default=False),
             **{'global': dict(type='dict')}
         ),
@@ -258,7 +297,9 @@ def main():
     try:
         result = edit_file(
             module, params['path'], config_transform(edit, params['validate_keys']),
-            create=params['create'], default_mode='0600', mask=mask_config_text, backup=params['backup'],
+            create=params['create'], default_mode='0600', backup=params['backup'],
+            mask=lambda text: mask_config_text(text, known=tuple(module.no_log_values)),
+            holds_secret=config_holds_secret,
         )
     except (TomlDocumentError, FileChangedError, ValueError, OSError) as exc:
         module.fail_json(msg='%s: %s' % (params['path'], to_native(exc)))
@@ -267,10 +308,11 @@ def main():
         module.warn('config.toml key unknown to gitlab-runner: %s' % message)
     returned = dict(
         changed=result.changed,
-        diff=result.diff,
         runner=result.payload.runner,
         unknown_keys=result.payload.unknown_keys,
     )
+    if result.diff is not None:
+        returned['diff'] = result.diff
     if result.backup_file:
         returned['backup_file'] = result.backup_file
     module.exit_json(**returned)

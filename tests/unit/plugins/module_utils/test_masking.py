@@ -2,11 +2,24 @@
 # Copyright: (c) 2026, behindproxy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Finding the secrets in module parameters, for Ansible's no_log_values."""
+"""Finding the secrets in module parameters, for Ansible's no_log_values, and URL passwords in linear time."""
 
 from __future__ import annotations
 
-from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import secret_values
+import json
+import re
+import timeit
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._json_document import mask_json_text
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import (
+    MASK,
+    mask_url_userinfo,
+    secret_values,
+)
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_document import mask_config_text
 
 KEYS = frozenset(('token', 'SecretKey', 'auth'))
 
@@ -33,3 +46,84 @@ def test_nothing_secret_gives_nothing():
         'environment': None,
     }
     assert secret_values(params, KEYS) == set()
+
+
+# ------------------------------------------------ URL passwords, in linear time
+
+# The pattern masking used before: right, but quadratic on long runs of
+# letters. It stays here as the reference the linear scan must agree with.
+REFERENCE = re.compile(r'(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s"\']*):(?P<password>[^@/\s"\']*)@')
+
+
+def reference_mask(text):
+    return REFERENCE.sub(lambda match: '%s%s:%s@' % (match.group('scheme'), match.group('user'), MASK), text)
+
+
+_urlish = st.text(alphabet='aZ9+.-:/@ "\'\n\t_%é', max_size=60) | st.lists(
+    st.sampled_from(['http', 'a', '1', '+', '://', ':', '@', '/', 'u', 'pw', ' ', '"', "'", 'é', '%40']), max_size=25).map(''.join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_urlish)
+def test_url_masking_agrees_with_the_reference(text):
+    assert mask_url_userinfo(text) == reference_mask(text)
+    expected = set(match.group('password') for match in REFERENCE.finditer(text) if match.group('password'))
+    assert secret_values({'value': text}, KEYS) == expected
+
+
+def test_url_masking_examples():
+    assert mask_url_userinfo('x http://u:p@h, git+ssh://git:s3cr3t@host/ a1://:@') == \
+        'x http://u:%s@h, git+ssh://git:%s@host/ a1://:%s@' % (MASK, MASK, MASK)
+    assert mask_url_userinfo('123://u:p@h http://u@h://x:y http://u:a/b@h') == '123://u:p@h http://u@h://x:y http://u:a/b@h'
+
+
+def best_time(function, argument, number):
+    return min(timeit.repeat(lambda: function(argument), number=number, repeat=3))
+
+
+def assert_linear(function, make_input, n):
+    """Masking 4n characters takes less than 10 times as long as masking n.
+
+    Quadratic work would take 16 times as long. The number of runs is
+    chosen so that the small case takes some milliseconds, which keeps the
+    ratio above timer resolution and noise.
+    """
+    small, big = make_input(n), make_input(4 * n)
+    number = 1
+    while best_time(function, small, number) < 0.005 and number < 10 ** 6:
+        number *= 4
+    for dummy in range(3):  # a busy machine may slow one measurement down; quadratic work fails every time
+        small_time = best_time(function, small, number)
+        big_time = best_time(function, big, number)
+        if big_time < 10 * small_time:
+            return
+    raise AssertionError('%s: %d chars %.4fs, %d chars %.4fs' % (function.__name__, len(small), small_time, len(big), big_time))
+
+
+LONG_INPUTS = {
+    'letters': lambda n: 'a' * n,
+    'words': lambda n: ('x' * 5000 + ' ') * (n // 5000) + 'x' * (n % 5000),
+    'scheme chars': lambda n: 'a1+.-' * (n // 5),
+    'schemes': lambda n: 'a://' * (n // 4),
+    'scheme then colons': lambda n: 'a://' + 'b:' * (n // 2),
+    'colons and ats': lambda n: 'a:@' * (n // 3),
+    'userinfo without @': lambda n: 'http://' + 'u:' * (n // 2),
+    'passwords': lambda n: 'a://u:p@' * (n // 8),
+}
+
+
+@pytest.mark.parametrize('name', sorted(LONG_INPUTS))
+def test_url_masking_is_linear(name):
+    assert_linear(mask_url_userinfo, LONG_INPUTS[name], 10000)
+
+
+@pytest.mark.parametrize('name', sorted(LONG_INPUTS))
+def test_document_masking_is_linear(name):
+    def toml_text(n):
+        return '[[runners]]\n  token = "t"\n  description = "%s"\n# %s\n' % (LONG_INPUTS[name](n), LONG_INPUTS[name](n))
+
+    def json_text(n):
+        return json.dumps({'auths': {'r': {'auth': 'x'}}, 'labels': [LONG_INPUTS[name](n)]})
+
+    assert_linear(mask_config_text, toml_text, 10000)
+    assert_linear(mask_json_text, json_text, 10000)
