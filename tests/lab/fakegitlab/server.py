@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, behindproxy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A fake GitLab API for the lab: the runner endpoints, nothing else.
+"""A fake GitLab API for the lab: the runner endpoints and the runners API, nothing else.
 
 It is a test fixture, not GitLab. It speaks the request and response shapes
 the runner and the collection's modules use (GitLab's REST API for runners),
@@ -8,6 +8,12 @@ accepts only tokens it issued itself, and has a second port (the control API) th
 test controller queues jobs, reads results and the request log, switches on
 429 answers and sets the token lifetime. Standard library only: it runs with
 Debian's python3 inside the lab's internet container.
+
+Besides the runner-facing calls it has the user-facing runners API that
+tools use with an access token (`PRIVATE-TOKEN`): `POST /user/runners`
+(scope create_runner), `GET /runners/:id` (read_api, manage_runner or api),
+`PUT` and `DELETE /runners/:id` (manage_runner or api); 401 for a token it
+does not know, 403 for one without the scope, 404 for a runner that is gone.
 
 The job protocol is the one the real gitlab-runner 19.4.0 speaks, read from
 its source (module gitlab.com/gitlab-org/gitlab-runner, VERSION 19.4.0):
@@ -69,6 +75,12 @@ LAB_REGISTRATION_TOKEN = "GR1348941lab-registration-token"
 LAB_PERSONAL_ACCESS_TOKEN = "glpat-lab-personal-access-token"
 RATE_LIMIT_MODES = ("reset-time", "invalid-reset-time", "none", "retry-after")
 RUNNER_TYPES = ("instance_type", "group_type", "project_type")
+ACCESS_LEVELS = ("not_protected", "ref_protected")
+# What PUT /runners/:id accepts (GitLab's API; `active` is the deprecated opposite of `paused`).
+RUNNER_UPDATE_FIELDS = ("description", "active", "paused", "tag_list", "run_untagged", "locked", "access_level",
+                        "maximum_timeout", "maintenance_note")
+# GitLab refuses a runner's maximum_timeout below ten minutes.
+MINIMUM_MAXIMUM_TIMEOUT = 600
 REDACTED_HEADERS = ("private-token", "runner-token", "job-token", "authorization")
 REQUEST_LOG_LIMIT = 10000
 DEFAULT_JOB_TIMEOUT = 3600
@@ -511,7 +523,10 @@ class FakeGitLab:
             "paused": body.get("paused", False),
             "access_level": body.get("access_level", "not_protected"),
             "maximum_timeout": body.get("maximum_timeout"),
+            "maintenance_note": body.get("maintenance_note"),
             "runner_type": body.get("runner_type", "instance_type"),
+            "group_id": body.get("group_id"),
+            "project_id": body.get("project_id"),
             "managers": [],
             "info": body.get("info", {}),
         }
@@ -580,6 +595,113 @@ class FakeGitLab:
         self.save()
         return 201, {"id": runner["id"], "token": runner["token"],
                      "token_expires_at": self._credentials(runner)["token_expires_at"]}
+
+    # --- the runners API of users (PRIVATE-TOKEN) ------------------------------
+
+    def _user_scopes(self, private_token, needed):
+        """The scopes of a known access token that has one of `needed`; 401 unknown, 403 without them."""
+        scopes = self.personal_access_tokens.get(private_token)
+        if scopes is None:
+            raise ApiError(401, "401 Unauthorized")
+        if not set(needed) & set(scopes):
+            raise ApiError(403, "403 Forbidden - insufficient_scope: this request needs one of %s"
+                           % ", ".join(needed))
+        return scopes
+
+    def _runner_by_id(self, runner_id):
+        runner = self.runners.get(runner_id)
+        if runner is None:
+            raise ApiError(404, "404 Runner Not Found")
+        return runner
+
+    def runner_details(self, runner):
+        """A runner as GitLab's GET /runners/:id shows it (the fields a tool can compare and set)."""
+        info = runner.get("info") or {}
+        contacted = runner.get("contacted_at")
+        return {
+            "id": runner["id"],
+            "description": runner["description"],
+            "active": not runner["paused"],
+            "paused": runner["paused"],
+            "is_shared": runner["runner_type"] == "instance_type",
+            "runner_type": runner["runner_type"],
+            "name": info.get("name"),
+            "online": contacted is not None,
+            "status": "online" if contacted is not None else "never_contacted",
+            "contacted_at": iso8601(contacted) if contacted is not None else None,
+            "tag_list": list(runner["tag_list"]),
+            "run_untagged": runner["run_untagged"],
+            "locked": runner["locked"],
+            "access_level": runner["access_level"],
+            "maximum_timeout": runner["maximum_timeout"],
+            "maintenance_note": runner.get("maintenance_note"),
+            "version": info.get("version"),
+            "revision": info.get("revision"),
+            "platform": info.get("platform"),
+            "architecture": info.get("architecture"),
+            "managers": len(runner["managers"]),
+        }
+
+    def get_runner(self, runner_id, private_token):
+        """GET /runners/:id: read_api, manage_runner or api."""
+        self._user_scopes(private_token, ("api", "read_api", "manage_runner"))
+        return 200, self.runner_details(self._runner_by_id(runner_id))
+
+    def update_runner(self, runner_id, body, private_token):
+        """PUT /runners/:id: manage_runner or api; checks every field like GitLab's API before changing any."""
+        self._user_scopes(private_token, ("api", "manage_runner"))
+        runner = self._runner_by_id(runner_id)
+        changes = {}
+        for field in ("description", "maintenance_note"):
+            if field in body:
+                if not isinstance(body[field], str):
+                    raise ApiError(400, "400 Bad request - %s is invalid" % field)
+                changes[field] = body[field]
+        for field in ("paused", "run_untagged", "locked"):
+            if field in body:
+                if not isinstance(body[field], bool):
+                    raise ApiError(400, "400 Bad request - %s is invalid" % field)
+                changes[field] = body[field]
+        if "active" in body:
+            # Deprecated by GitLab in favour of paused; still accepted.
+            if not isinstance(body["active"], bool):
+                raise ApiError(400, "400 Bad request - active is invalid")
+            changes.setdefault("paused", not body["active"])
+        if "tag_list" in body:
+            tags = body["tag_list"]
+            if isinstance(tags, str):
+                tags = [tag.strip() for tag in tags.split(",") if tag.strip()]
+            if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+                raise ApiError(400, "400 Bad request - tag_list is invalid")
+            changes["tag_list"] = tags
+        if "access_level" in body:
+            if body["access_level"] not in ACCESS_LEVELS:
+                raise ApiError(400, "400 Bad request - access_level does not have a valid value")
+            changes["access_level"] = body["access_level"]
+        if "maximum_timeout" in body:
+            timeout = body["maximum_timeout"]
+            if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)):
+                raise ApiError(400, "400 Bad request - maximum_timeout is invalid")
+            if timeout is not None and timeout < MINIMUM_MAXIMUM_TIMEOUT:
+                raise ApiError(400, "400 Bad request - maximum_timeout needs to be at least %d seconds"
+                               % MINIMUM_MAXIMUM_TIMEOUT)
+            changes["maximum_timeout"] = timeout
+        unknown = sorted(set(body) - set(RUNNER_UPDATE_FIELDS))
+        if unknown:
+            raise ApiError(400, "400 Bad request - unknown parameters: %s" % ", ".join(unknown))
+        if not changes:
+            raise ApiError(400, "400 Bad request - at least one parameter must be given")
+        runner.update(changes)
+        self.save()
+        return 200, self.runner_details(runner)
+
+    def delete_runner_by_id(self, runner_id, private_token):
+        """DELETE /runners/:id: manage_runner or api; the runner, its managers and its token are gone."""
+        self._user_scopes(private_token, ("api", "manage_runner"))
+        runner = self._runner_by_id(runner_id)
+        del self.runners[runner["id"]]
+        self.save()
+        return 204, None
 
     def reset_authentication_token(self, body):
         runner = self._runner_by_token(body.get("token"))
@@ -878,6 +1000,9 @@ API_ROUTES = [
     ("POST", re.compile(r"/api/v4/runners/reset_authentication_token"), "reset_token"),
     ("POST", re.compile(r"/api/v4/runners/(\d+)/reset_authentication_token"), "reset_token_with_pat"),
     ("GET", re.compile(r"/api/v4/runners/router/discovery"), "router_discovery"),
+    ("GET", re.compile(r"/api/v4/runners/(\d+)"), "get_runner"),
+    ("PUT", re.compile(r"/api/v4/runners/(\d+)"), "update_runner"),
+    ("DELETE", re.compile(r"/api/v4/runners/(\d+)"), "delete_runner_by_id"),
     ("POST", re.compile(r"/api/v4/jobs/request"), "job_request"),
     ("PUT", re.compile(r"/api/v4/jobs/(\d+)"), "job_update"),
     ("PATCH", re.compile(r"/api/v4/jobs/(\d+)/trace"), "job_trace"),
@@ -1019,6 +1144,12 @@ class ApiHandler(BaseHandler):
             status, payload = gitlab.create_user_runner(body, self.headers.get("PRIVATE-TOKEN"))
         elif name == "reset_token":
             status, payload = gitlab.reset_authentication_token(body)
+        elif name == "get_runner":
+            status, payload = gitlab.get_runner(int(match.group(1)), self.headers.get("PRIVATE-TOKEN"))
+        elif name == "update_runner":
+            status, payload = gitlab.update_runner(int(match.group(1)), body, self.headers.get("PRIVATE-TOKEN"))
+        elif name == "delete_runner_by_id":
+            status, payload = gitlab.delete_runner_by_id(int(match.group(1)), self.headers.get("PRIVATE-TOKEN"))
         else:
             status, payload = gitlab.reset_authentication_token_with_pat(
                 int(match.group(1)), self.headers.get("PRIVATE-TOKEN"))

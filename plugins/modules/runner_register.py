@@ -1,0 +1,533 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, behindproxy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: runner_register
+short_description: Register a GitLab Runner through GitLab's REST API and write its config.toml entry
+version_added: 1.0.0
+description:
+  - Registers one runner with GitLab through GitLab's REST API, from the managed host (through its proxy),
+    without the C(gitlab-runner) command and without a token on any command line, and writes the runner's
+    C([[runners]]) entry into C(config.toml) with the code of M(behindproxy.gitlab_runner.runner_config), so that
+    comments, the other runners and the keys the runner writes itself stay as they are.
+  - "Three ways in, exactly one per runner: O(token), a runner authentication token (C(glrt-...)) made in GitLab,
+    verified with C(POST /api/v4/runners/verify) and this host's system id; O(registration_token), a legacy
+    registration token, with C(POST /api/v4/runners); O(api_token), an access token with the C(create_runner)
+    scope, which creates the runner with C(POST /api/v4/user/runners) and verifies its new token."
+  - With O(api_token) the runner's server-side settings (O(description), O(tags), O(run_untagged), O(locked),
+    O(paused), O(access_level), O(maximum_timeout), O(maintenance_note)) are also kept in sync on later runs
+    (C(GET) and C(PUT /api/v4/runners/:id)), and reported as a change only when they differ - which
+    C(gitlab-runner register --token) cannot do. Only the options that are set are compared.
+  - An entry with this O(name) and O(url) whose token GitLab accepts is a working registration - nothing is
+    created then. Its token is the runner's own (the runner rotates it and rewrites the entry), so it is never
+    replaced by the older token of the inventory; only an O(token) that belongs to a different runner replaces
+    it. A runner whose token GitLab refuses (deleted in GitLab) is registered again.
+  - The system id, C(.runner_system_id) beside C(config.toml), is read, or made as the runner makes it
+    (C(s_) and 12 hex digits derived from the machine id; C(r_) and 12 random letters and digits without one;
+    mode C(0600)), so that the runner uses the same id later.
+  - O(state=absent) unregisters what the entry holds - this host's runner manager for a C(glrt-) token, the
+    runner for a legacy one, the whole runner with O(delete_runner) - and removes the entry. A runner already
+    gone on GitLab is not an error.
+  - Requests that GitLab answers C(429), C(408), C(500), C(502), C(503), C(504) or 512 and above are retried
+    like GitLab Runner 18.3 and newer do it, five attempts in all - wait until C(RateLimit-ResetTime) (one
+    minute when it is not a date), else C(Retry-After) seconds, else a jittered exponential backoff from 0.1 s
+    to 60 s - and never longer than O(max_wait) in all.
+  - Tokens are never returned, shown in the diff or put into messages; every token learned from GitLab is
+    masked in the module's output too.
+author:
+  - behindproxy developers (@behindproxy)
+requirements:
+  - Python 3.11 or newer on the managed host (for C(tomllib)).
+  - tomlkit on the managed host (Debian and Ubuntu package C(python3-tomlkit); tomlkit 0.11.7 or newer).
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Can run in check mode and return changed status prediction without modifying target.
+      - Nothing that creates, changes or deletes anything on GitLab is called. C(POST /api/v4/runners/verify)
+        (which records this host as one of the runner's managers) is called only with a system id the host has
+        already saved; otherwise the result is predicted from C(config.toml) alone.
+  diff_mode:
+    support: full
+    description: Shows C(config.toml) before and after, tokens masked.
+options:
+  path:
+    description:
+      - Path of the runner's configuration file. The system id file is C(.runner_system_id) in its directory.
+    type: path
+    default: /etc/gitlab-runner/config.toml
+  name:
+    description:
+      - The C(name) of the C([[runners]]) entry, which only C(config.toml) knows.
+      - An entry with this name and no C(url) yet (for example made by M(behindproxy.gitlab_runner.runner_config)
+        before the registration) is completed instead of a second one being added.
+    type: str
+    required: true
+  url:
+    description:
+      - The GitLab instance, for example V(https://gitlab.example.com/). Requests go to its C(/api/v4/).
+      - Also selects the entry together with O(name) (a trailing slash does not matter).
+    type: str
+    required: true
+  token:
+    description:
+      - A runner authentication token (C(glrt-...)), made in GitLab for a runner whose settings GitLab holds.
+      - The server-side options (O(description), O(tags), ...) cannot be used with it.
+      - Mutually exclusive with O(registration_token) and O(api_token).
+    type: str
+  registration_token:
+    description:
+      - A legacy registration token. GitLab deprecated them and switched them off by default on new instances
+        and namespaces from GitLab 17.0; use O(api_token) where they are disabled.
+      - The runner is registered with O(description), O(tags), O(run_untagged), O(locked), O(access_level),
+        O(maximum_timeout), O(paused) and O(maintenance_note), once; they are not synchronised later.
+    type: str
+  api_token:
+    description:
+      - A personal, group or project access token with the C(create_runner) scope, which creates the runner
+        (O(runner_type) and O(group_id) or O(project_id) say where).
+      - Keeping the settings in sync needs the C(manage_runner) (or C(api)) scope too; reading them
+        C(read_api), C(manage_runner) or C(api).
+    type: str
+  runner_type:
+    description:
+      - The kind of runner O(api_token) creates. Required with O(api_token) and O(state=present).
+    type: str
+    choices: [instance_type, group_type, project_type]
+  group_id:
+    description:
+      - The group of a V(group_type) runner.
+    type: int
+  project_id:
+    description:
+      - The project of a V(project_type) runner.
+    type: int
+  description:
+    description:
+      - The runner's description in GitLab. Defaults to O(name).
+    type: str
+  tags:
+    description:
+      - The runner's tags. Not set - GitLab's (for a new runner, none); an empty list removes every tag.
+    type: list
+    elements: str
+  run_untagged:
+    description:
+      - Whether the runner takes jobs without tags. Not set - GitLab's default (a legacy registration, like
+        C(gitlab-runner register), takes untagged jobs only when there are no O(tags)).
+    type: bool
+  locked:
+    description:
+      - Whether the runner is locked to its current projects. Not set - GitLab's default (a legacy registration,
+        like C(gitlab-runner register), locks it).
+    type: bool
+  paused:
+    description:
+      - Whether the runner is paused (takes no jobs).
+    type: bool
+  access_level:
+    description:
+      - V(ref_protected) runs only jobs of protected branches and tags.
+    type: str
+    choices: [not_protected, ref_protected]
+  maximum_timeout:
+    description:
+      - Longest time, in seconds, a job may run on this runner; GitLab wants at least 600.
+    type: int
+  maintenance_note:
+    description:
+      - Free text shown to the runner's administrators in GitLab.
+    type: str
+  executor:
+    description:
+      - The C(executor) written into the entry.
+    type: str
+    default: docker
+  settings:
+    description:
+      - More keys of the runner's entry, deep-merged like M(behindproxy.gitlab_runner.runner_config)'s
+        O(behindproxy.gitlab_runner.runner_config#module:settings) - tables merge, scalars and arrays replace,
+        V(null) removes.
+      - C(name), C(url), C(id), C(token), C(token_obtained_at), C(token_expires_at) and C(executor) are set by
+        the module and not accepted here.
+    type: dict
+  environment:
+    description:
+      - Variables merged by name into the entry's C(environment), like
+        M(behindproxy.gitlab_runner.runner_config)'s O(behindproxy.gitlab_runner.runner_config#module:environment)
+        - a mapping, or a list of C(NAME=value) strings.
+    type: raw
+  state:
+    description:
+      - V(absent) unregisters the runner held by the entry and removes the entry; nothing is done on GitLab when
+        there is no entry.
+    type: str
+    choices: [present, absent]
+    default: present
+  delete_runner:
+    description:
+      - With O(state=absent), delete the whole runner on GitLab rather than only this host's runner manager -
+        with C(DELETE /api/v4/runners/:id) when O(api_token) is given, else with the runner's own token
+        (C(DELETE /api/v4/runners)). A legacy runner is always deleted whole (it has no managers).
+    type: bool
+    default: false
+  ca_file:
+    description:
+      - CA bundle (PEM) to check GitLab's certificate with, for an instance whose certificate a private CA
+        signed. The system's bundle is used when not set.
+    type: path
+  validate_certs:
+    description:
+      - Check GitLab's TLS certificate. Only switch this off in a lab.
+    type: bool
+    default: true
+  proxy:
+    description:
+      - The HTTP proxy to reach GitLab through, for example V(http://172.17.0.1:3128); V('') means none.
+      - Not set - chosen like GitLab Runner chooses it (Go's rules) from the module's environment -
+        C(HTTPS_PROXY) for an https URL, C(HTTP_PROXY) for an http one (upper case before lower case), no proxy
+        for C(localhost), loopback addresses and the hosts C(NO_PROXY) names.
+      - A given proxy is used for every request, C(NO_PROXY) is not consulted then. A password in it is masked
+        in the output.
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for each answer.
+    type: int
+    default: 30
+  max_wait:
+    description:
+      - Most seconds to spend waiting, in all, for rate limits and retries. A wait that would go beyond fails at
+        once, naming the time to try again.
+    type: int
+    default: 300
+  backup:
+    description:
+      - Keep a timestamped copy of C(config.toml) before it is changed.
+    type: bool
+    default: false
+notes:
+  - C(config.toml) is created with mode C(0600) and never left readable by other users; it is written
+    atomically, and not at all when nothing changes. Should it
+    fail to be written after a runner was created, registered or verified, what was done on GitLab is undone as
+    far as possible, as C(gitlab-runner register) does.
+  - The token is sent in the JSON body and the C(Runner-Token) header, an access token in the C(PRIVATE-TOKEN)
+    header; never in a URL. Redirects are not followed, so no token is sent elsewhere - give the final URL.
+seealso:
+  - module: behindproxy.gitlab_runner.runner_config
+  - name: GitLab Runner registration
+    description: How runners are created and registered, and the deprecation of registration tokens.
+    link: https://docs.gitlab.com/ci/runners/new_creation_workflow/
+  - name: Runners API
+    description: GitLab's REST API for runners.
+    link: https://docs.gitlab.com/api/runners/
+'''
+
+EXAMPLES = r'''
+- name: Register docker-1 with an authentication token made in GitLab
+  behindproxy.gitlab_runner.runner_register:
+    name: docker-1
+    url: https://gitlab.example.com/
+    token: "{{ vault_runner_token_docker_1 }}"
+    proxy: http://172.17.0.1:3128
+    environment:
+      HTTPS_PROXY: http://172.17.0.1:3128
+      https_proxy: http://172.17.0.1:3128
+    settings:
+      docker:
+        image: alpine:3.20
+
+- name: Create a group runner with an access token and keep its settings in GitLab in sync
+  behindproxy.gitlab_runner.runner_register:
+    name: docker-2
+    url: https://gitlab.example.com/
+    api_token: "{{ vault_gitlab_runner_admin_token }}"
+    runner_type: group_type
+    group_id: 42
+    tags: [docker, proxy]
+    run_untagged: false
+    locked: true
+    maximum_timeout: 3600
+
+- name: Register with a legacy registration token through a private CA
+  behindproxy.gitlab_runner.runner_register:
+    name: legacy-1
+    url: https://gitlab.internal.example/
+    registration_token: "{{ vault_registration_token }}"
+    ca_file: /usr/local/share/ca-certificates/corp-root.crt
+    tags: [shell]
+
+- name: Take this host off the runner, keeping the runner for its other hosts
+  behindproxy.gitlab_runner.runner_register:
+    name: docker-1
+    url: https://gitlab.example.com/
+    state: absent
+
+- name: Delete the runner in GitLab altogether
+  behindproxy.gitlab_runner.runner_register:
+    name: docker-2
+    url: https://gitlab.example.com/
+    api_token: "{{ vault_gitlab_runner_admin_token }}"
+    state: absent
+    delete_runner: true
+'''
+
+RETURN = r'''
+action:
+  description:
+    - What was done on GitLab (in check mode, what would be done).
+    - V(none) - a working registration was there; V(verified) - a token was verified and written;
+      V(registered) - a legacy registration; V(created) - O(api_token) created the runner; V(updated) - its
+      server-side settings were changed; V(unregistered) - the runner or this host's manager was removed, or
+      the entry.
+  returned: always
+  type: str
+  sample: verified
+runner_id:
+  description: The runner's id in GitLab; null when it is not known (in check mode before a registration).
+  returned: always
+  type: int
+  sample: 42
+system_id:
+  description: This host's system id, as the runner reads it from C(.runner_system_id).
+  returned: always
+  type: str
+  sample: s_0123456789ab
+token_expires_at:
+  description: When the runner's token expires (ISO 8601); null when it does not or it is not known.
+  returned: always
+  type: str
+  sample: '2026-03-01T12:00:00Z'
+settings_changes:
+  description: The server-side settings that differed and were (or would be) set, each with C(before) and C(after).
+  returned: always
+  type: dict
+  sample:
+    tag_list:
+      before: [docker]
+      after: [docker, proxy]
+runner:
+  description: The runner's C([[runners]]) entry after the run, tokens masked, dates as ISO 8601 text; empty for
+    O(state=absent).
+  returned: always
+  type: dict
+  sample:
+    name: docker-1
+    url: https://gitlab.example.com/
+    id: 42
+    token: '********'
+    executor: docker
+unknown_keys:
+  description: Keys the entry gets that gitlab-runner does not know (a warning is shown for each).
+  returned: always
+  type: list
+  elements: str
+  sample: ['runners[0].docker.imgae']
+notes:
+  description: What the module found on the way, for example that the runner had rotated its token.
+  returned: always
+  type: list
+  elements: str
+  sample: ['the token option is refused but the token in config.toml works for runner 42: kept (the runner rotated its token)']
+diff:
+  description: C(config.toml) before and after, tokens masked.
+  returned: when diff mode is on
+  type: dict
+  sample:
+    before_header: /etc/gitlab-runner/config.toml (content)
+    after_header: /etc/gitlab-runner/config.toml (content)
+    before: ""
+    after: "[[runners]]\n  name = \"docker-1\"\n  token = \"********\"\n"
+backup_file:
+  description: Path of the backup copy.
+  returned: when O(backup=true) and the file was changed
+  type: str
+  sample: /etc/gitlab-runner/config.toml.12345.2026-01-01@00:00:00~
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._gitlab_api import GitLabApiError, GitLabClient
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import secret_values
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_registration import (
+    ACCESS_LEVELS,
+    RUNNER_TYPES,
+    Registrar,
+    RegistrationError,
+    check_options,
+    entry_settings,
+    environment_mapping,
+    expiry_text,
+    select_entry,
+)
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_system_id import (
+    ensure_system_id,
+    load_system_id,
+)
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._safe_write import (
+    FileChangedError,
+    edit_file,
+    read_bytes,
+)
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_document import (
+    SECRET_KEYS,
+    TOMLKIT_IMPORT_ERROR,
+    RunnerEdit,
+    TomlDocumentError,
+    config_transform,
+    decode_config,
+    find_runner,
+    load_plain,
+    mask_config_text,
+    require_libraries,
+)
+
+ARGUMENT_SPEC = dict(
+    path=dict(type='path', default='/etc/gitlab-runner/config.toml'),
+    name=dict(type='str', required=True),
+    url=dict(type='str', required=True),
+    token=dict(type='str', no_log=True),
+    registration_token=dict(type='str', no_log=True),
+    api_token=dict(type='str', no_log=True),
+    runner_type=dict(type='str', choices=list(RUNNER_TYPES)),
+    group_id=dict(type='int'),
+    project_id=dict(type='int'),
+    description=dict(type='str'),
+    tags=dict(type='list', elements='str'),
+    run_untagged=dict(type='bool'),
+    locked=dict(type='bool'),
+    paused=dict(type='bool'),
+    access_level=dict(type='str', choices=list(ACCESS_LEVELS)),
+    maximum_timeout=dict(type='int'),
+    maintenance_note=dict(type='str'),
+    executor=dict(type='str', default='docker'),
+    settings=dict(type='dict'),
+    environment=dict(type='raw'),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    delete_runner=dict(type='bool', default=False),
+    ca_file=dict(type='path'),
+    validate_certs=dict(type='bool', default=True),
+    proxy=dict(type='str'),
+    timeout=dict(type='int', default=30),
+    max_wait=dict(type='int', default=300),
+    backup=dict(type='bool', default=False),
+)
+
+
+def read_config(path):
+    """Plain data of config.toml ({} when there is none yet)."""
+    content = read_bytes(os.path.realpath(path))
+    return {} if content is None else load_plain(decode_config(content))
+
+
+def undo_on_gitlab(outcome):
+    """Take back what was created on GitLab; the messages of what could not be."""
+    failures = []
+    for undo in outcome.undo:
+        try:
+            undo()
+        except GitLabApiError as exc:
+            failures.append(to_native(exc))
+    return failures
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[('token', 'registration_token', 'api_token')],
+        supports_check_mode=True,
+    )
+    missing = require_libraries()
+    if missing:
+        module.fail_json(msg=missing_required_lib(missing), exception=TOMLKIT_IMPORT_ERROR)
+    params = module.params
+    # Secrets in the settings, the environment and URLs (proxy passwords) stay
+    # out of everything the module returns, its echo of the arguments included.
+    module.no_log_values.update(secret_values(
+        dict((key, params[key]) for key in ('settings', 'environment', 'url', 'proxy')), SECRET_KEYS))
+    path = params['path']
+    failure = dict(action='none', system_id=None)
+    try:
+        check_options(params)
+        environment = environment_mapping(params['environment'])
+        client = GitLabClient(params['url'], timeout=params['timeout'], ca_file=params['ca_file'],
+                              validate_certs=params['validate_certs'], proxy=params['proxy'],
+                              max_wait=params['max_wait'])
+        data = read_config(path)
+        entry, select_url = select_entry(data, params['name'], params['url'], find_runner)
+        # Refuse an unacceptable edit before anything happens on GitLab.
+        RunnerEdit(name=params['name'], url=select_url, settings=entry_settings(None, params),
+                   environment=environment, state=params['state']).check()
+    except (RegistrationError, GitLabApiError, TomlDocumentError, ValueError, OSError) as exc:
+        module.fail_json(msg=to_native(exc), **failure)
+
+    system_id = load_system_id(path)
+    failure['system_id'] = system_id.value
+    system_id_created = False
+    if params['state'] == 'present':
+        if module.check_mode:
+            system_id_created = not system_id.saved
+        else:
+            try:
+                system_id_created = ensure_system_id(system_id)
+            except OSError as exc:
+                module.fail_json(msg='%s: %s' % (system_id.path, to_native(exc)), **failure)
+
+    registrar = Registrar(client, params, system_id, check_mode=module.check_mode,
+                          remember_secret=module.no_log_values.add)
+    try:
+        outcome = registrar.present(entry) if params['state'] == 'present' else registrar.absent(entry)
+    except (RegistrationError, GitLabApiError) as exc:
+        module.fail_json(msg=to_native(exc), changed=system_id_created, **failure)
+
+    if params['state'] == 'present':
+        edit = RunnerEdit(name=params['name'], url=select_url,
+                          settings=entry_settings(outcome.fields, params, None if select_url else params['url']),
+                          environment=environment)
+    else:
+        edit = RunnerEdit(name=params['name'], url=select_url, state='absent')
+    try:
+        result = edit_file(
+            module, path, config_transform(edit, 'warn'), create=True, default_mode='0600',
+            mask=lambda text: mask_config_text(text, known=tuple(module.no_log_values)), backup=params['backup'],
+            # The entry holds the runner's token from the first run on.
+            holds_secret=lambda content: True,
+        )
+    except (TomlDocumentError, FileChangedError, ValueError, OSError) as exc:
+        message = '%s: %s' % (path, to_native(exc))
+        if outcome.undo and not module.check_mode:
+            failures = undo_on_gitlab(outcome)
+            message += ('; what was done on GitLab was taken back' if not failures else
+                        '; taking back what was done on GitLab failed too: %s' % '; '.join(failures))
+        module.fail_json(msg=message, changed=system_id_created or outcome.server_changed, **failure)
+
+    for message in result.payload.unknown_key_messages:
+        module.warn('config.toml key unknown to gitlab-runner: %s' % message)
+    returned = dict(
+        changed=result.changed or outcome.server_changed or system_id_created,
+        action=outcome.action,
+        runner_id=outcome.runner_id,
+        system_id=system_id.value,
+        token_expires_at=expiry_text(outcome.expires_at),
+        settings_changes=outcome.settings_changes,
+        runner=result.payload.runner,
+        unknown_keys=result.payload.unknown_keys,
+        notes=outcome.notes,
+    )
+    if result.diff is not None:
+        returned['diff'] = result.diff
+    if result.backup_file:
+        returned['backup_file'] = result.backup_file
+    module.exit_json(**returned)
+
+
+if __name__ == '__main__':
+    main()
