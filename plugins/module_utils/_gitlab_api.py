@@ -23,7 +23,9 @@ and loopback addresses or for hosts ``NO_PROXY`` names.
 
 Tokens travel in request bodies and headers only, never in a URL, and the
 client never puts one into an error message. Redirects are not followed, so
-that no token is sent on to another address.
+that no token is sent on to another address. Requests go out through
+``_http`` (http.client), which keeps the connection open: cntlm 0.92.3
+cannot authenticate a client that sends ``Connection: close``, as urllib does.
 """
 
 from __future__ import annotations
@@ -34,14 +36,12 @@ import ipaddress
 import json
 import os
 import random
-import socket
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from ansible.module_utils.urls import make_context
 
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _http
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import mask_url_userinfo
 
 API_PREFIX = '/api/v4/'
@@ -290,13 +290,6 @@ def choose_proxy(url, proxy=None, environ=None):
     return _normal_proxy(proxy)
 
 
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """Answer a redirect with the 3xx itself: a token must not follow it elsewhere."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
 # --------------------------------------------------------------- client
 
 class GitLabClient:
@@ -325,12 +318,7 @@ class GitLabClient:
         self.random_fraction = random_fraction or self.default_random_fraction
         self.proxy = choose_proxy(self.base_url + '/', proxy, environ)
         self.waited = 0.0
-        handlers = [
-            urllib.request.ProxyHandler({'http': self.proxy, 'https': self.proxy} if self.proxy else {}),
-            urllib.request.HTTPSHandler(context=make_context(cafile=ca_file, validate_certs=validate_certs)),
-            _RefuseRedirects(),
-        ]
-        self._opener = urllib.request.build_opener(*handlers)
+        self._ssl_context = make_context(cafile=ca_file, validate_certs=validate_certs)
 
     def describe_route(self):
         """How requests travel, for messages: direct or through the proxy (its password masked)."""
@@ -338,26 +326,18 @@ class GitLabClient:
 
     def _open(self, method, endpoint, body, headers):
         data = None if body is None else json.dumps(body).encode('utf-8')
-        request = urllib.request.Request(self.base_url + API_PREFIX + endpoint, data=data, method=method)
-        request.add_header('Accept', 'application/json')
-        request.add_header('User-Agent', USER_AGENT)
+        sent = {'Accept': 'application/json', 'User-Agent': USER_AGENT}
         if data is not None:
-            request.add_header('Content-Type', 'application/json')
-        for name, value in (headers or {}).items():
-            request.add_header(name, value)
+            sent['Content-Type'] = 'application/json'
+        sent.update(headers or {})
         try:
-            with self._opener.open(request, timeout=self.timeout) as answer:
-                return ApiResponse(answer.status, answer.reason, answer.headers.items(), answer.read())
-        except urllib.error.HTTPError as error:
-            try:
-                payload = error.read()
-            finally:
-                error.close()
-            return ApiResponse(error.code, error.reason, error.headers.items() if error.headers else (), payload)
-        except (urllib.error.URLError, socket.timeout, OSError, ValueError) as error:
-            reason = getattr(error, 'reason', error)
+            status, reason, answer_headers, payload = _http.request(
+                method, self.base_url + API_PREFIX + endpoint, body=data, headers=sent, proxy=self.proxy,
+                timeout=self.timeout, ssl_context=self._ssl_context)
+        except _http.HttpError as error:
             raise GitLabApiError('%s %s%s: no answer from %s (%s): %s'
-                                 % (method, API_PREFIX, endpoint, self.base_url, self.describe_route(), reason))
+                                 % (method, API_PREFIX, endpoint, self.base_url, self.describe_route(), error))
+        return ApiResponse(status, reason, answer_headers, payload)
 
     def call(self, method, endpoint, body=None, headers=None):
         """Send one request (``endpoint`` without /api/v4/) and return its final ApiResponse.

@@ -211,6 +211,15 @@ options:
       - Keep a timestamped copy of C(config.toml) before it is changed.
     type: bool
     default: false
+  validate_keys:
+    description:
+      - What to do about keys in O(settings) that gitlab-runner does not know (it ignores them silently, so a
+        typo is a setting that never takes effect), as in M(behindproxy.gitlab_runner.runner_config).
+      - V(warn) returns them in RV(unknown_keys) and warns, V(error) fails before anything is written or
+        called, V(ignore) does not look. Values of the wrong type fail with V(warn) and V(error).
+    type: str
+    choices: [warn, error, ignore]
+    default: warn
 notes:
   - C(config.toml) is created with mode C(0600) and never left readable by other users; it is written
     atomically, and not at all when nothing changes. Should it
@@ -419,6 +428,7 @@ ARGUMENT_SPEC = dict(
     timeout=dict(type='int', default=30),
     max_wait=dict(type='int', default=300),
     backup=dict(type='bool', default=False),
+    validate_keys=dict(type='str', choices=['warn', 'error', 'ignore'], default='warn'),
 )
 
 
@@ -463,9 +473,14 @@ def main():
                               max_wait=params['max_wait'])
         data = read_config(path)
         entry, select_url = select_entry(data, params['name'], params['url'], find_runner)
-        # Refuse an unacceptable edit before anything happens on GitLab.
-        RunnerEdit(name=params['name'], url=select_url, settings=entry_settings(None, params),
-                   environment=environment, state=params['state']).check()
+        # Refuse an unacceptable edit before anything happens on GitLab: bad
+        # options, and (a dry run on the file as it is) wrong types and, with
+        # validate_keys=error, keys the runner does not know.
+        planned = RunnerEdit(name=params['name'], url=select_url, settings=entry_settings(None, params),
+                             environment=environment, state=params['state'])
+        planned.check()
+        if params['state'] == 'present':
+            config_transform(planned, params['validate_keys'])(read_bytes(path))
     except (RegistrationError, GitLabApiError, TomlDocumentError, ValueError, OSError) as exc:
         module.fail_json(msg=to_native(exc), **failure)
 
@@ -496,7 +511,7 @@ def main():
         edit = RunnerEdit(name=params['name'], url=select_url, state='absent')
     try:
         result = edit_file(
-            module, path, config_transform(edit, 'warn'), create=True, default_mode='0600',
+            module, path, config_transform(edit, params['validate_keys']), create=True, default_mode='0600',
             mask=lambda text: mask_config_text(text, known=tuple(module.no_log_values)), backup=params['backup'],
             # The entry holds the runner's token from the first run on.
             holds_secret=lambda content: True,

@@ -397,7 +397,7 @@ def test_api_token_settings_are_synced_and_changed_only_when_different(lab, regi
     assert (runner['locked'], runner['maintenance_note']) == (True, 'patched monthly')
     put = lab.log()[-1]
     assert (put['method'], put['path']) == ('PUT', '/api/v4/runners/%d' % created['runner_id'])
-    assert put['headers']['Private-Token'] == '[REDACTED]'
+    assert {name.lower(): value for name, value in put['headers'].items()}['private-token'] == '[REDACTED]'
 
     result, failed, dummy = register(**changed_args)
     assert not failed and not result['changed']
@@ -556,6 +556,29 @@ def test_settings_may_not_hold_what_the_module_writes(lab, register):
     result, failed, dummy = register(token='glrt-some-token-value', settings={'token': 'glrt-other-token-value'})
     lab.tokens.add('glrt-other-token-value')
     assert failed and 'settings must not contain token' in result['msg']
+    assert lab.requests() == []
+
+
+def test_unknown_keys_with_validate_keys_error_fail_before_any_call(lab, register):
+    # [runners.docker] has no environment: a setting the runner would ignore.
+    result, failed, dummy = register(registration_token=REGISTRATION_TOKEN, validate_keys='error',
+                                     settings={'docker': {'environment': ['DOCKER_AUTH_CONFIG={}']}})
+    assert failed and 'docker.environment' in result['msg']
+    assert lab.requests() == []
+    assert not lab.config.exists()
+
+
+def test_unknown_keys_only_warn_by_default(lab, register):
+    result, failed, warnings = register(registration_token=REGISTRATION_TOKEN,
+                                        settings={'docker': {'environment': ['A=1']}})
+    assert not failed, result
+    assert any('docker.environment' in key for key in result['unknown_keys'])
+    assert any('docker.environment' in warning for warning in warnings)
+
+
+def test_a_wrong_type_fails_before_any_call(lab, register):
+    result, failed, dummy = register(registration_token=REGISTRATION_TOKEN, settings={'limit': 'two'})
+    assert failed and 'limit' in result['msg'] and 'integer' in result['msg']
     assert lab.requests() == []
 
 
