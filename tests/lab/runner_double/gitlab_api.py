@@ -12,11 +12,15 @@ header the 429 is returned to the caller.
 
 from __future__ import annotations
 
+import base64
+import email.message
 import email.utils
+import http.client
 import json
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 RATE_LIMIT_ROUNDS = 5
@@ -59,28 +63,61 @@ def runner_info(executor="docker"):
 class GitLabClient:
     def __init__(self, url, ca_file=None, timeout=30, sleep=time.sleep, clock=time.time):
         self.base = url.rstrip("/") + "/api/v4"
-        handlers = []
-        if ca_file:
-            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca_file)))
-        self._opener = urllib.request.build_opener(*handlers)
+        self._context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
         self.timeout = timeout
         self._sleep = sleep
         self._clock = clock
 
+    def _connection(self, target):
+        """An http.client connection for ``target``, through the environment's proxy as the runner picks it.
+
+        Like the runner (Go's net/http), and unlike urllib, it keeps the
+        connection open (no "Connection: close"), which cntlm 0.92.3 needs to
+        authenticate upstream. Returns (connection, request target, extra headers).
+        """
+        secure = target.scheme == "https"
+        port = target.port or (443 if secure else 80)
+        path = (target.path or "/") + ("?" + target.query if target.query else "")
+        proxies = urllib.request.getproxies_environment()
+        proxy = None if urllib.request.proxy_bypass_environment(target.hostname) else proxies.get(target.scheme)
+        if not proxy:
+            if secure:
+                return http.client.HTTPSConnection(target.hostname, port, timeout=self.timeout, context=self._context), path, {}
+            return http.client.HTTPConnection(target.hostname, port, timeout=self.timeout), path, {}
+        through = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        authorization = {}
+        if through.username is not None:
+            pair = "%s:%s" % (urllib.parse.unquote(through.username), urllib.parse.unquote(through.password or ""))
+            authorization = {"Proxy-Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+        if secure:
+            connection = http.client.HTTPSConnection(through.hostname, through.port or 80, timeout=self.timeout,
+                                                     context=self._context)
+            connection.set_tunnel(target.hostname, port, headers=authorization)
+            return connection, path, {}
+        absolute = urllib.parse.urlunsplit((target.scheme, target.netloc, target.path or "/", target.query, ""))
+        return http.client.HTTPConnection(through.hostname, through.port or 80, timeout=self.timeout), absolute, authorization
+
     def _once(self, method, path, payload=None, data=None, headers=None):
         if payload is not None:
             data = json.dumps(payload).encode("utf-8")
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("User-Agent", USER_AGENT)
+        url = self.base + path
+        connection, request_target, sent = self._connection(urllib.parse.urlsplit(url))
+        sent["User-Agent"] = USER_AGENT
         if payload is not None:
-            request.add_header("Content-Type", "application/json")
-        for name, value in (headers or {}).items():
-            request.add_header(name, value)
+            sent["Content-Type"] = "application/json"
+        sent.update(headers or {})
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                return ApiResponse(response.status, response.headers, response.read())
-        except urllib.error.HTTPError as error:
-            return ApiResponse(error.code, error.headers, error.read())
+            connection.request(method, request_target, body=data, headers=sent)
+            response = connection.getresponse()
+            answer_headers = email.message.Message()
+            for name, value in response.getheaders():
+                answer_headers[name] = value
+            return ApiResponse(response.status, answer_headers, response.read())
+        except (http.client.HTTPException, OSError) as error:
+            # Callers handle network errors as urllib's, as before.
+            raise urllib.error.URLError(error) from None
+        finally:
+            connection.close()
 
     def call(self, method, path, payload=None, data=None, headers=None):
         """One API call with the runner's 429 handling; network errors raise urllib's URLError."""

@@ -13,12 +13,14 @@ import pathlib
 import re
 import secrets
 import string
+import sys
 import tempfile
 import tomllib
 
 import toml_writer
 
 KEY_MODULE_NAME = "_runner_config_keys.py"
+PACKAGED_MODULE_UTILS = pathlib.Path("ansible_collections/behindproxy/gitlab_runner/plugins/module_utils")
 ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
 STRING_LIST = "list of strings"
 
@@ -193,7 +195,7 @@ def system_id(config_path):
 def find_key_module(start=None):
     """The collection's key module: $GITLAB_RUNNER_DOUBLE_KEYS, beside this file (packaged), or in the checkout."""
     here = pathlib.Path(start or __file__).resolve().parent
-    candidates = [os.environ.get("GITLAB_RUNNER_DOUBLE_KEYS"), here / KEY_MODULE_NAME,
+    candidates = [os.environ.get("GITLAB_RUNNER_DOUBLE_KEYS"), here / KEY_MODULE_NAME, here / PACKAGED_MODULE_UTILS / KEY_MODULE_NAME,
                   here.parents[2] / "plugins" / "module_utils" / KEY_MODULE_NAME if len(here.parents) > 2 else None]
     for candidate in candidates:
         if candidate and os.path.isfile(candidate):
@@ -203,6 +205,13 @@ def find_key_module(start=None):
 
 def load_unknown_keys_function(module_path):
     """`unknown_keys(document) -> list[str]` from the key module at `module_path`."""
+    # The key module imports the collection's masking module by its full
+    # name: packaged, both live under an ansible_collections tree beside
+    # this file (build-repo), in the checkout pytest puts build/collections
+    # on the path.
+    packaged_root = pathlib.Path(__file__).resolve().parent
+    if (packaged_root / PACKAGED_MODULE_UTILS).is_dir() and str(packaged_root) not in sys.path:
+        sys.path.insert(0, str(packaged_root))
     spec = importlib.util.spec_from_file_location("runner_double_config_keys", module_path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

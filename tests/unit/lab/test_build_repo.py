@@ -19,6 +19,8 @@ def snapshot_checkout(target):
     key_module = target / "plugins" / "module_utils" / "_runner_config_keys.py"
     key_module.parent.mkdir(parents=True)
     shutil.copy(REPOSITORY / "plugins" / "module_utils" / "_runner_config_keys.py", key_module)
+    # The key module imports the masking module: the package carries both.
+    shutil.copy(REPOSITORY / "plugins" / "module_utils" / "_masking.py", key_module.parent / "_masking.py")
     return target / "tests" / "lab" / "runner_double" / "build-repo", key_module
 
 
@@ -70,7 +72,8 @@ def test_package_holds_the_double_the_unit_and_the_key_module(repository):
     contents = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
     assert "./lib/systemd/system/gitlab-runner.service" in contents
     assert "./usr/bin/gitlab-runner -> ../lib/gitlab-runner-double/gitlab-runner" in contents
-    assert "./usr/lib/gitlab-runner-double/_runner_config_keys.py" in contents
+    packaged = "./usr/lib/gitlab-runner-double/ansible_collections/behindproxy/gitlab_runner/plugins/module_utils/"
+    assert packaged + "_runner_config_keys.py" in contents and packaged + "_masking.py" in contents
     fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends", "Description"], capture_output=True, text=True,
                             check=True).stdout
     assert "python3" in fields and "git" in fields and "ca-certificates" in fields
