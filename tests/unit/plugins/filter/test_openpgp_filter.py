@@ -48,6 +48,11 @@ def test_armoured_keys_give_gpgs_fingerprints(keys):
     assert openpgp_fingerprints(keys['armored']) == keys['primary']
 
 
+def test_armoured_keys_as_bytes_too(keys):
+    # As a download hands them over.
+    assert openpgp_fingerprints(keys['armored'].encode('ascii')) == keys['primary']
+
+
 def test_binary_keys_too(keys):
     assert openpgp_fingerprints(keys['binary']) == keys['primary']
 
