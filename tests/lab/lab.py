@@ -548,6 +548,8 @@ def lab_environment():
             "http_url": "http://gitlab.lab.test",
             "direct_https_url": "https://gitlab.lab.test:%d" % FAKE_GITLAB_HTTPS_PORT,
             "control_url": "http://%s:%d" % (internet, FAKE_GITLAB_CONTROL_PORT),
+            # The API as the controller reaches it (no proxy), to set up runners.
+            "controller_api_url": "http://%s:%d" % (internet, FAKE_GITLAB_HTTP_PORT),
         },
         "apt": {
             "url": "http://packages.lab.test/",
