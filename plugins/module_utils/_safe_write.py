@@ -81,6 +81,15 @@ class EditResult:
         self.payload = payload
         self.backup_file = backup_file
 
+    def file_returns(self):
+        """``diff`` (in diff mode) and ``backup_file`` (when one was made), for a module's result."""
+        returns = {}
+        if self.diff is not None:
+            returns['diff'] = self.diff
+        if self.backup_file:
+            returns['backup_file'] = self.backup_file
+        return returns
+
 
 def read_bytes(path):
     """The file's bytes, or None when it does not exist."""

@@ -235,10 +235,7 @@ def main():
         content=result.payload.content,
         daemon_action=result.payload.daemon_action,
     )
-    if result.diff is not None:
-        returned['diff'] = result.diff
-    if result.backup_file:
-        returned['backup_file'] = result.backup_file
+    returned.update(result.file_returns())
     module.exit_json(**returned)
 
 

@@ -311,10 +311,7 @@ def main():
         runner=result.payload.runner,
         unknown_keys=result.payload.unknown_keys,
     )
-    if result.diff is not None:
-        returned['diff'] = result.diff
-    if result.backup_file:
-        returned['backup_file'] = result.backup_file
+    returned.update(result.file_returns())
     module.exit_json(**returned)
 
 

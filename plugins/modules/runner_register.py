@@ -537,10 +537,7 @@ def main():
         unknown_keys=result.payload.unknown_keys,
         notes=outcome.notes,
     )
-    if result.diff is not None:
-        returned['diff'] = result.diff
-    if result.backup_file:
-        returned['backup_file'] = result.backup_file
+    returned.update(result.file_returns())
     module.exit_json(**returned)
 
 
