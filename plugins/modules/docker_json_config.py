@@ -29,6 +29,7 @@ author:
   - behindproxy developers (@behindproxy)
 extends_documentation_fragment:
   - ansible.builtin.files
+  - behindproxy.gitlab_runner.safe_write
 attributes:
   check_mode:
     support: full
@@ -96,12 +97,6 @@ options:
     type: bool
     default: false
 notes:
-  - Runs of this collection's modules on the same file take turns - each holds an C(fcntl.flock) lock on
-    C(.<name>.lock) beside the file, removed when it is done, from its read to its rename - and read the file
-    back after the rename, so none loses another's edit and a run reports a change only with its edit in
-    the file. A writer that takes no lock is caught by a check of the file (content, inode, size, times)
-    right before the rename, and the edit is applied again to what it wrote; a write in the instant between
-    that check and the rename is the one case left.
   - C(proxies) in daemon.json needs Docker Engine 23.0 or newer; Debian 12's Engine 20.10 reads its proxy
     from a systemd drop-in (the docker_proxy role).
   - A key set both in daemon.json and as a dockerd command-line flag stops dockerd from starting.

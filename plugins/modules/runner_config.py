@@ -35,6 +35,7 @@ requirements:
   - tomlkit on the managed host (Debian and Ubuntu package C(python3-tomlkit); tomlkit 0.11.7 or newer).
 extends_documentation_fragment:
   - ansible.builtin.files
+  - behindproxy.gitlab_runner.safe_write
 attributes:
   check_mode:
     support: full
@@ -134,12 +135,6 @@ options:
     default: false
 notes:
   - The file is replaced atomically by a temporary file written in its own directory.
-  - Runs of this collection's modules on the same file take turns - each holds an C(fcntl.flock) lock on
-    C(.<name>.lock) beside the file, removed when it is done, from its read to its rename - and read the file
-    back after the rename, so none loses another's edit and a run reports a change only with its edit in
-    the file. A writer that takes no lock is caught by a check of the file (content, inode, size, times)
-    right before the rename, and the edit is applied again to what it wrote; a write in the instant between
-    that check and the rename is the one case left.
 seealso:
   - module: behindproxy.gitlab_runner.docker_json_config
   - name: GitLab Runner advanced configuration

@@ -41,6 +41,8 @@ description:
     masked in the module's output too.
 author:
   - behindproxy developers (@behindproxy)
+extends_documentation_fragment:
+  - behindproxy.gitlab_runner.safe_write
 requirements:
   - Python 3.11 or newer on the managed host (for C(tomllib)).
   - tomlkit on the managed host (Debian and Ubuntu package C(python3-tomlkit); tomlkit 0.11.7 or newer).
