@@ -20,7 +20,7 @@ export NO_COLOR := 1
 export BEHINDPROXY_BASE_IMAGE := $(shell $(LAB_BIN)/base-image --tag)
 
 # Scenarios run by `make molecule`, in this order.
-SCENARIOS ?= platform lab cntlm docker_proxy
+SCENARIOS ?= platform lab cntlm docker_proxy gitlab_runner
 
 .PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench
 
