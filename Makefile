@@ -19,6 +19,10 @@ export PY_COLORS := 0
 export NO_COLOR := 1
 export BEHINDPROXY_BASE_IMAGE := $(shell $(LAB_BIN)/base-image --tag)
 
+# Every scenario shares one lab (its last destroy takes the lab down), so
+# scenario runs on this machine wait for each other on this lock.
+LAB_LOCK := /tmp/behindproxy-lab.lock
+
 # Scenarios run by `make molecule`, in this order.
 SCENARIOS ?= platform lab cntlm docker_proxy gitlab_runner
 
@@ -76,13 +80,13 @@ $(DEBIAN_TOMLKIT_VENV)/.installed: requirements.txt
 molecule: image
 	for scenario in $(SCENARIOS); do \
 	  started=$$(date +%s); \
-	  molecule test --scenario-name "$$scenario" || exit 1; \
+	  flock "$(LAB_LOCK)" molecule test --scenario-name "$$scenario" || exit 1; \
 	  echo "make molecule: $$scenario passed in $$(( $$(date +%s) - started ))s"; \
 	done
 
 scenario: image
 	@test -n "$(S)" || { echo "usage: make scenario S=<name>" >&2; exit 2; }
-	molecule test --scenario-name "$(S)"
+	flock "$(LAB_LOCK)" molecule test --scenario-name "$(S)"
 
 # Each layer in turn, stopping at the first failure, with its duration.
 test: setup
@@ -98,7 +102,7 @@ bench: setup $(DEBIAN_TOMLKIT_VENV)/.installed
 	"$(DEBIAN_TOMLKIT_VENV)/bin/python" benchmarks/runner_config.py
 
 demo: image
-	tests/tools/demo
+	flock "$(LAB_LOCK)" tests/tools/demo
 
 build: setup
 	mkdir -p build/dist
