@@ -9,6 +9,8 @@
                        (--purge also deletes build/lab: secrets, CA, repository)
     lab status         one line per network, container and service check
     lab env            JSON for tests: proxy, credentials, CA, URLs, registry
+    lab new-apt-key    sign the apt repository again with a new key (the
+                       vendor replacing its signing key); prints the key file
 
 Topology, names and ports: docs/lab.md. Standard library only.
 """
@@ -235,14 +237,21 @@ def private_key_material(directory):
 
 def ensure_apt_repository():
     """The signed apt repository; its builder rebuilds it only when its inputs changed."""
-    if not os.access(APT_REPOSITORY_BUILDER, os.X_OK):
-        raise LabError("%s is missing or not executable; it builds the lab's apt repository"
-                       % APT_REPOSITORY_BUILDER)
     release = APT_DIR / "dists" / APT_SUITE / "InRelease"
     before = release.stat().st_mtime_ns if release.exists() else None
     started = time.monotonic()
-    run([str(APT_REPOSITORY_BUILDER), str(APT_DIR)])
-    for required in (APT_DIR / "gpg.key", release):
+    build_apt_repository()
+    if release.stat().st_mtime_ns != before:
+        say("lab up: built the apt repository in %.1fs" % (time.monotonic() - started))
+
+
+def build_apt_repository(*options):
+    """Run the repository's builder and publish what it made, never a private key."""
+    if not os.access(APT_REPOSITORY_BUILDER, os.X_OK):
+        raise LabError("%s is missing or not executable; it builds the lab's apt repository"
+                       % APT_REPOSITORY_BUILDER)
+    run([str(APT_REPOSITORY_BUILDER), *options, str(APT_DIR)])
+    for required in (APT_DIR / "gpg.key", APT_DIR / "dists" / APT_SUITE / "InRelease"):
         if not required.exists():
             raise LabError("%s did not produce %s" % (APT_REPOSITORY_BUILDER, required))
     leaked = private_key_material(APT_DIR)
@@ -253,8 +262,15 @@ def ensure_apt_repository():
     # nginx's workers (www-data) read the repository through a bind mount.
     for path in [APT_DIR, *APT_DIR.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    if release.stat().st_mtime_ns != before:
-        say("lab up: built the apt repository in %.1fs" % (time.monotonic() - started))
+
+
+def command_new_apt_key(_arguments):
+    """Sign the served repository with a new key, as a vendor replacing an expired one."""
+    if not (APT_DIR / "dists" / APT_SUITE / "Release").exists():
+        raise LabError("no apt repository in %s: run `lab up` first" % APT_DIR)
+    build_apt_repository("--new-key")
+    print(APT_DIR / "gpg.key")
+    return 0
 
 
 # ---------------------------------------------------------------- networks and containers
@@ -590,6 +606,8 @@ def parse_arguments(argv):
     commands.add_parser("status", help="show networks, containers and service checks").set_defaults(
         handler=command_status)
     commands.add_parser("env", help="print the lab's description as JSON").set_defaults(handler=command_env)
+    commands.add_parser("new-apt-key", help="sign the apt repository again with a new key").set_defaults(
+        handler=command_new_apt_key)
     return parser.parse_args(argv)
 
 
@@ -605,7 +623,7 @@ def exclusive_lock():
 def main(argv=None):
     arguments = parse_arguments(argv)
     try:
-        if arguments.command in ("up", "down"):
+        if arguments.command in ("up", "down", "new-apt-key"):
             with exclusive_lock():
                 return arguments.handler(arguments)
         return arguments.handler(arguments)

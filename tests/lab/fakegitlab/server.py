@@ -950,12 +950,19 @@ class FakeGitLab:
             raise ApiError(400, "rate limit 'mode' must be one of %s, got %r" % (", ".join(RATE_LIMIT_MODES), mode))
         if not isinstance(seconds, (int, float)) or seconds < 0:
             raise ApiError(400, "rate limit 'seconds' must be a non-negative number, got %r" % (seconds,))
-        self.rate_limit = {"remaining": count, "mode": mode, "seconds": seconds}
+        routes = body.get("routes")
+        known = sorted(name for _method, _pattern, name in API_ROUTES)
+        if routes is not None and (not isinstance(routes, list) or not set(routes) <= set(known)):
+            raise ApiError(400, "rate limit 'routes' must be a list of route names (%s), got %r"
+                           % (", ".join(known), routes))
+        self.rate_limit = {"remaining": count, "mode": mode, "seconds": seconds, "routes": routes}
         return self.rate_limit
 
-    def take_rate_limit(self):
-        """Headers for a 429 if the next API request is to be refused, else None."""
+    def take_rate_limit(self, route):
+        """Headers for a 429 if the next API request on this route is to be refused, else None."""
         if self.rate_limit["remaining"] <= 0:
+            return None
+        if self.rate_limit.get("routes") is not None and route not in self.rate_limit["routes"]:
             return None
         self.rate_limit["remaining"] -= 1
         return rate_limit_headers(self.rate_limit["mode"], self.rate_limit["seconds"], self._clock())
@@ -1116,7 +1123,7 @@ class ApiHandler(BaseHandler):
             if any(pattern.fullmatch(path) for _method, pattern, _name in API_ROUTES):
                 raise ApiError(405, "405 Method Not Allowed")
             raise ApiError(404, "404 Not Found")
-        limited = gitlab.take_rate_limit()
+        limited = gitlab.take_rate_limit(name)
         if limited is not None:
             self._body()
             return self._send(429, {"message": "Retry later"}, limited)

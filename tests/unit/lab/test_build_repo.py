@@ -109,3 +109,37 @@ def test_missing_key_module_is_a_clear_error(tmp_path):
                             capture_output=True, text=True, check=False)
     assert failed.returncode == 1
     assert "key module is missing" in failed.stderr
+
+
+def keyring_of(key_file, tmp_path, name):
+    keyring = tmp_path / name
+    keyring.write_bytes(subprocess.run(["gpg", "--dearmor"], input=key_file.read_bytes(),
+                                       capture_output=True, check=True).stdout)
+    return keyring
+
+
+def test_a_new_key_signs_the_same_repository_and_the_old_key_no_longer_verifies(tmp_path):
+    script, _key_module = snapshot_checkout(tmp_path / "checkout")
+    out = tmp_path / "repo"
+    subprocess.run([str(script), str(out)], check=True, capture_output=True)
+    release = out / "dists" / "bookworm"
+    old_keyring = keyring_of(out / "gpg.key", tmp_path, "old.gpg")
+    packages, old_key = (release / "Release").read_bytes(), (out / "gpg.key").read_bytes()
+
+    signed = subprocess.run([str(script), "--new-key", str(out)], check=True, capture_output=True, text=True)
+    assert signed.stdout.strip() == "%s (signed with a new key)" % out
+    assert (out / "gpg.key").read_bytes() != old_key
+    assert (release / "Release").read_bytes() == packages
+    new_keyring = keyring_of(out / "gpg.key", tmp_path, "new.gpg")
+    subprocess.run(["gpgv", "--keyring", str(new_keyring), str(release / "InRelease")], check=True, capture_output=True)
+    assert subprocess.run(["gpgv", "--keyring", str(old_keyring), str(release / "InRelease")],
+                          capture_output=True, check=False).returncode != 0
+    # No private key material is left beside what is published.
+    assert not [path for path in out.rglob("*") if path.is_file() and b"PRIVATE KEY" in path.read_bytes()]
+
+
+def test_a_new_key_needs_a_repository(tmp_path):
+    script, _key_module = snapshot_checkout(tmp_path / "checkout")
+    failed = subprocess.run([str(script), "--new-key", str(tmp_path / "empty")], capture_output=True, text=True,
+                            check=False)
+    assert failed.returncode == 1 and "no repository to sign again" in failed.stderr

@@ -225,7 +225,15 @@ def test_rate_limit_mode_none_sends_no_reset_header(fake_gitlab):
     assert headers.get("RateLimit-ResetTime") is None and headers.get("Retry-After") is None
 
 
+def test_a_rate_limit_on_some_routes_leaves_the_others_alone(fake_gitlab):
+    fake_gitlab.control.set_rate_limit(1, mode="retry-after", seconds=1, routes=["register"])
+    assert call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "x"})[0] == 403
+    assert call(fake_gitlab, "POST", "/api/v4/runners", {"token": "x"})[0] == 429
+    assert call(fake_gitlab, "POST", "/api/v4/runners", {"token": "x"})[0] == 403
+
+
 @pytest.mark.parametrize("arguments,message", [
+    ({"count": 1, "mode": "none", "routes": ["nowhere"]}, "routes"),
     ({"count": -1, "mode": "none"}, "count"),
     ({"count": 1, "mode": "sometimes"}, "mode"),
     ({"count": 1, "mode": "retry-after", "seconds": "soon"}, "seconds"),
