@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 LAB_DIRECTORY = Path(__file__).resolve().parent
@@ -65,8 +66,6 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int =
     """
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
     command = ["ansible-playbook", "-i", inventory_file(), str(scenario / playbook)]
-    if extra_vars:
-        command += ["--extra-vars", json.dumps(extra_vars)]
     if verbosity:
         command.append("-" + "v" * verbosity)
     if check:
@@ -75,7 +74,14 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int =
         command.append("--diff")
     if tags:
         command += ["--tags", tags]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
+    # Extra variables (tokens among them) go in a file only this user can
+    # read, never on a command line.
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="extra-vars-") as variables:
+        if extra_vars:
+            json.dump(extra_vars, variables)
+            variables.flush()
+            command += ["--extra-vars", "@" + variables.name]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
 def run_module(host: str, module: str, arguments: dict) -> dict:

@@ -7,7 +7,13 @@ built here); what is checked is what the collection wrote and what crossed
 the proxy, seen in corp-proxy's log and the fake GitLab's.
 """
 
+import base64
 import json
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
 
 import labtest
 import proxylog
@@ -18,6 +24,11 @@ LOCAL_PROXY = "http://172.17.0.1:3128"
 CONFIG = "/etc/gitlab-runner/config.toml"
 RUNNERS = {"lab-token": "via-token", "lab-legacy": "via-registration", "lab-api": "via-api"}
 NTLM_USER = LAB["ntlm"]["logged_as"]
+REGISTRATION_TOKEN = "GR1348941lab-registration-token"
+ACCESS_TOKEN = "glpat-lab-personal-access-token"
+# Every runner token the lab hands out during the checks, rotated and removed
+# ones included: the last check searches the host and the output for them.
+TOKENS_SEEN = set()
 
 
 def config(host):
@@ -116,16 +127,6 @@ def test_a_job_on_each_runner_clones_through_cntlm(host):
         assert {entry.user for entry in clones} == {NTLM_USER}, name
 
 
-def test_a_verbose_diff_converge_shows_no_secret(host):
-    secrets = [LAB["ntlm"]["password"], LAB["basic"]["password"], "GR1348941lab-registration-token",
-               "glpat-lab-personal-access-token"]
-    secrets += [entry["token"] for entry in runner_entries(host).values()]
-    run = labtest.run_playbook("converge.yml", verbosity=3, diff=True)
-    assert run.returncode == 0, run.stdout[-3000:]
-    output = run.stdout + run.stderr
-    assert [secret for secret in secrets if secret in output] == []
-
-
 def test_changed_tags_of_the_api_runner_are_synced_then_left_alone(host):
     changed = labtest.run_playbook("converge.yml", {"lab_api_tags": ["via-api", "second"]})
     assert changed.returncode == 0, changed.stdout[-3000:]
@@ -150,3 +151,292 @@ def test_an_unaccepted_key_fails_naming_its_fingerprint(host):
     output = (refused.stdout + refused.stderr).replace("\\", " ")
     assert "none of which is accepted" in " ".join(output.split())
     assert host.file("/etc/apt/keyrings/gitlab-runner.asc").sha256sum == keyring
+
+
+def remember_tokens(host):
+    TOKENS_SEEN.update(entry["token"] for entry in runner_entries(host).values())
+
+
+def converge(extra_runners=None, **extra_vars):
+    """A converge with more runners (lab_extra_runners) and variables; its output is checked to have passed."""
+    if extra_runners is not None:
+        extra_vars["lab_extra_runners"] = extra_runners
+    run = labtest.run_playbook("converge.yml", extra_vars)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    return run, labtest.recap(run.stdout)[HOST]["changed"]
+
+
+def docker_settings():
+    return {"docker": {"image": "behindproxy/job-busybox:lab", "pull_policy": ["if-not-present"]}}
+
+
+def create_runner_in_gitlab(tag):
+    """A runner created in GitLab with the lab's access token, as a user does in the UI: its glrt- token."""
+    request = urllib.request.Request(
+        LAB["gitlab"]["controller_api_url"] + "/api/v4/user/runners", method="POST",
+        data=json.dumps({"runner_type": "instance_type", "tag_list": [tag], "run_untagged": False}).encode(),
+        headers={"PRIVATE-TOKEN": ACCESS_TOKEN, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        created = json.load(answer)
+    TOKENS_SEEN.add(created["token"])
+    return created["id"], created["token"]
+
+
+def server_runner(runner_id):
+    found = [runner for runner in labtest.gitlab().runners() if runner["id"] == runner_id]
+    return found[0] if found else None
+
+
+def test_the_runner_service_polls_for_jobs_through_cntlm(host):
+    mark = proxylog.mark()
+    polls = proxylog.wait_for(lambda entry: entry.host == "gitlab.lab.test" and "/api/v4/jobs/request" in entry.url
+                              and entry.status != 407, since=mark, timeout=30)
+    assert {entry.user for entry in polls} == {NTLM_USER}
+
+
+def test_a_job_fetches_a_file_over_http_through_cntlm(host):
+    gitlab = labtest.gitlab()
+    mark = proxylog.mark()
+    job = gitlab.queue_job(["curl -fsS -o /tmp/fetched " + LAB["files"]["test_file_url"], "sha256sum /tmp/fetched"],
+                           image="behindproxy/job-curl:lab", tags=["via-token"])
+    result = gitlab.wait_for_job_result(job, timeout=120)
+    assert result["status"] == "success", result.get("trace")
+    assert LAB["files"]["test_file_sha256"] in result["trace"]
+    fetched = proxylog.wait_for(lambda entry: entry.host == "files.lab.test" and entry.status == 200, since=mark)
+    assert {entry.user for entry in fetched} == {NTLM_USER}
+
+
+def test_a_runner_without_the_proxy_fails_its_job_until_a_converge_puts_it_back(host):
+    gitlab = labtest.gitlab()
+    cleared = {name: "" for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")}
+    edited = labtest.run_module(HOST, "behindproxy.gitlab_runner.runner_config",
+                                {"path": CONFIG, "name": "lab-token", "environment": cleared})
+    assert edited.get("changed") is True, edited
+    time.sleep(3)  # the runner reloads config.toml when it changes
+    job = gitlab.queue_job(["cat README*"], repo_url=LAB["git"]["url"], tags=["via-token"])
+    assert gitlab.wait_for_job_result(job, timeout=120)["status"] == "failed"
+
+    _run, changed = converge()
+    assert changed >= 1
+    assert environment_of(runner_entries(host)["lab-token"])["HTTP_PROXY"] == LOCAL_PROXY
+    time.sleep(3)
+    job = gitlab.queue_job(["cat README*"], repo_url=LAB["git"]["url"], tags=["via-token"])
+    result = gitlab.wait_for_job_result(job, timeout=120)
+    assert result["status"] == "success", result.get("trace")
+
+
+def registrations_since(gitlab, since):
+    return [entry for entry in gitlab.request_log(since)
+            if entry.get("method") == "POST" and entry.get("path") == "/api/v4/runners"]
+
+
+def register_one(path, name, max_wait=300):
+    return labtest.run_playbook("register-one.yml", {"lab_register": {
+        "path": path, "name": name, "url": LAB["gitlab"]["http_url"], "registration_token": REGISTRATION_TOKEN,
+        "max_wait": max_wait}})
+
+
+# (mode, 429 answers, seconds the fake GitLab asks for, least wait the rules give, most wait)
+RATE_LIMITS = [
+    ("reset-time", 2, 2, 0.9, 4),           # until RateLimit-ResetTime (a date, to the second)
+    ("retry-after", 2, 2, 1.9, 4),          # Retry-After seconds
+    ("none", 3, 0, 0.0, 5),                 # backoff from 0.1 s
+    ("invalid-reset-time", 1, 2, 59, 75),   # an unparsable reset time: 60 s
+]
+
+
+def test_registration_waits_out_each_kind_of_rate_limit(host):
+    gitlab = labtest.gitlab()
+    try:
+        for mode, count, seconds, least, most in RATE_LIMITS:
+            since = last_request(gitlab)
+            gitlab.set_rate_limit(count, mode=mode, seconds=seconds, routes=["register"])
+            run = register_one(f"/root/ratelimit-{mode}/config.toml", f"lab-ratelimit-{mode}")
+            assert run.returncode == 0, (mode, run.stdout[-3000:])
+            attempts = registrations_since(gitlab, since)
+            assert [entry["status"] for entry in attempts] == [429] * count + [201], mode
+            waits = [later["time"] - earlier["time"] for earlier, later in zip(attempts, attempts[1:])]
+            assert all(least <= wait <= most for wait in waits), (mode, waits)
+    finally:
+        gitlab.set_rate_limit(0, mode="none")
+        host.run("rm -rf /root/ratelimit-*")
+
+
+def test_a_rate_limit_that_does_not_end_fails_after_five_attempts_and_changes_nothing(host):
+    gitlab = labtest.gitlab()
+    before = host.file(CONFIG).sha256sum
+    since = last_request(gitlab)
+    gitlab.set_rate_limit(100, mode="retry-after", seconds=1, routes=["register"])
+    try:
+        run = register_one(CONFIG, "lab-storm")
+    finally:
+        gitlab.set_rate_limit(0, mode="none")
+    assert run.returncode != 0
+    assert "gave up due to rate limit" in run.stdout + run.stderr
+    assert [entry["status"] for entry in registrations_since(gitlab, since)] == [429] * 5
+    assert host.file(CONFIG).sha256sum == before
+
+
+def wait_for_token_change(host, name, old, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        token = runner_entries(host)[name]["token"]
+        if token != old:
+            return token
+        time.sleep(1)
+    raise AssertionError(f"the runner did not rotate the token of {name} within {timeout}s")
+
+
+ROTATING = {"name": "lab-rotating", "url": LAB["gitlab"]["http_url"], "registration_token": REGISTRATION_TOKEN,
+            "tags": ["via-rotating"], "run_untagged": False, "settings": docker_settings()}
+
+
+def test_a_token_the_runner_rotated_is_kept(host):
+    gitlab = labtest.gitlab()
+    remember_tokens(host)
+    # Long enough to outlast the converge that registers it (the runner
+    # rotates at 75 % of the lifetime).
+    gitlab.set_token_lifetime(60)
+    try:
+        _run, changed = converge([ROTATING])
+        first = runner_entries(host)["lab-rotating"]
+    finally:
+        # The rotated token then has no expiry: nothing moves under the next converge.
+        gitlab.set_token_lifetime(0)
+    assert changed >= 1
+    assert first["token_expires_at"].startswith(time.strftime("%Y")), first["token_expires_at"]
+    rotated = wait_for_token_change(host, "lab-rotating", first["token"])
+    TOKENS_SEEN.update((first["token"], rotated))
+
+    _run, changed = converge([ROTATING])
+    assert changed == 0
+    assert runner_entries(host)["lab-rotating"]["token"] == rotated
+
+
+def test_absent_and_unlisted_runners_are_taken_off_gitlab_and_out_of_config_toml(host):
+    others_before = {name: entry["token"] for name, entry in runner_entries(host).items() if name in RUNNERS}
+    rotating_id = runner_entries(host)["lab-rotating"]["id"]
+    extra_id, extra_token = create_runner_in_gitlab("via-extra")
+    extra = {"name": "lab-extra", "url": LAB["gitlab"]["http_url"], "token": extra_token,
+             "settings": docker_settings()}
+
+    # A legacy runner with state: absent is deleted; a new authentication-token runner gets this host as manager.
+    _run, changed = converge([dict(ROTATING, state="absent"), extra])
+    assert changed >= 1
+    assert "lab-rotating" not in runner_entries(host) and server_runner(rotating_id) is None
+    assert "lab-extra" in runner_entries(host) and len(server_runner(extra_id)["managers"]) == 1
+
+    # An authentication-token runner with state: absent loses this host's manager; the runner stays in GitLab.
+    _run, changed = converge([dict(extra, state="absent")])
+    assert changed >= 1
+    assert "lab-extra" not in runner_entries(host)
+    assert server_runner(extra_id) is not None and server_runner(extra_id)["managers"] == []
+
+    # Runners the list does not name are left alone by default...
+    converge([extra])
+    _run, changed = converge([])
+    assert changed == 0 and "lab-extra" in runner_entries(host)
+    # ...and removed with gitlab_runner_remove_unlisted.
+    _run, changed = converge([], gitlab_runner_remove_unlisted=True)
+    assert changed >= 1
+    assert sorted(runner_entries(host)) == sorted(RUNNERS)
+    assert server_runner(extra_id)["managers"] == []
+    assert {name: entry["token"] for name, entry in runner_entries(host).items()} == others_before
+
+
+def apt_update(host):
+    return host.run("apt-get update -q -o APT::Update::Error-Mode=any")
+
+
+def test_a_new_vendor_key_that_is_accepted_is_installed_and_apt_works_again(host):
+    rotated = subprocess.run([str(labtest.LAB_DIRECTORY / "bin" / "lab"), "new-apt-key"],
+                             capture_output=True, text=True, check=False)
+    assert rotated.returncode == 0, rotated.stderr
+    broken = apt_update(host)
+    assert broken.rc != 0 and "packages.lab.test" in broken.stdout + broken.stderr
+
+    # converge.yml accepts the fingerprint of the key the lab now serves.
+    _run, changed = converge()
+    assert changed >= 1
+    fixed = apt_update(host)
+    assert fixed.rc == 0, fixed.stdout + fixed.stderr
+    _run, changed = converge()
+    assert changed == 0
+
+
+def encodings(secret, users=()):
+    """A secret as it could appear: raw, URL-encoded, base64 alone and as user:secret (Basic, auths)."""
+    forms = {secret, urllib.parse.quote(secret, safe=""), base64.b64encode(secret.encode()).decode()}
+    forms.update(base64.b64encode(f"{user}:{secret}".encode()).decode() for user in users)
+    return forms
+
+
+# World-readable files (the mode and every folder above open to others),
+# searched on the host; the secrets come on stdin, never on a command line.
+FIND_IN_READABLE_FILES = r"""
+import json, os, stat, sys
+forms = json.load(sys.stdin)
+found = []
+for top in ("/etc", "/root", "/var/lib"):
+    for folder, subfolders, files in os.walk(top):
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            subfolders[:] = []
+            continue
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+                if not stat.S_ISREG(info.st_mode) or not info.st_mode & stat.S_IROTH:
+                    continue
+                with open(path, "rb") as handle:
+                    content = handle.read(16 * 1024 * 1024)
+            except OSError:
+                continue
+            found += [(path, index) for index, form in enumerate(forms) if form.encode() in content]
+print(json.dumps(found))
+"""
+
+
+def test_no_secret_in_output_journals_command_lines_readable_files_or_the_proxy_log(host):
+    remember_tokens(host)
+    secrets = {LAB["ntlm"]["password"]: [LAB["ntlm"]["user"]], LAB["basic"]["password"]: [LAB["basic"]["user"]],
+               REGISTRATION_TOKEN: [], ACCESS_TOKEN: []}
+    secrets.update((token, []) for token in TOKENS_SEEN)
+    forms = sorted(set().union(*(encodings(secret, users) for secret, users in secrets.items())))
+
+    # A -vvv --diff converge, with the process tables of the host and the
+    # controller sampled while it runs.
+    command_lines, running = [], threading.Event()
+    read_command_lines = r'for f in /proc/[0-9]*/cmdline; do tr "\0" " " < "$f"; echo; done 2>/dev/null'
+
+    def sample():
+        while not running.is_set():
+            for command in (["docker", "exec", HOST, "sh", "-c", read_command_lines], ["sh", "-c", read_command_lines]):
+                command_lines.append(subprocess.run(command, capture_output=True, text=True, check=False).stdout)
+            time.sleep(0.5)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        run = labtest.run_playbook("converge.yml", verbosity=3, diff=True)
+    finally:
+        running.set()
+        sampler.join()
+    assert run.returncode == 0, run.stdout[-3000:]
+    places = {
+        "converge output at -vvv --diff": run.stdout + run.stderr,
+        "process tables (%d samples)" % len(command_lines): "\n".join(command_lines),
+        "journal of every unit": host.check_output("journalctl --no-pager -o cat"),
+        "corp-proxy's access log": subprocess.run(
+            ["docker", "exec", LAB["containers"]["proxy"], "sh", "-c", "cat /var/log/squid/*.log"],
+            capture_output=True, text=True, check=False).stdout,
+    }
+    # Hits are named by the secret form's number, so that a failure prints no secret.
+    found = {place: [f"secret form #{index}" for index, form in enumerate(forms) if form in text]
+             for place, text in places.items()}
+    files = subprocess.run(["docker", "exec", "-i", HOST, "python3", "-c", FIND_IN_READABLE_FILES],
+                           input=json.dumps(forms), capture_output=True, text=True, check=True)
+    found["world-readable files under /etc, /root, /var/lib"] = [
+        f"{path} holds secret form #{index}" for path, index in json.loads(files.stdout)]
+    assert len(command_lines) >= 10 and all(text for text in places.values())
+    assert {place: hits for place, hits in found.items() if hits} == {}, "secrets found"
