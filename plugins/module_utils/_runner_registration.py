@@ -239,6 +239,11 @@ class Verified:
         self.expires_at = expires_at
 
 
+# How often a running gitlab-runner rereads config.toml
+# (common.ReloadConfigInterval, seconds).
+RUNNER_RELOAD_SECONDS = 3
+
+
 class Outcome:
     """What was done (or, in check mode, would be done) and what the entry needs.
 
@@ -256,6 +261,8 @@ class Outcome:
         self.settings_changes = {}
         self.remove_entry = False
         self.undo = []
+        # Called once the entry is out of config.toml (see Registrar.absent).
+        self.after_write = []
         self.notes = []
 
 
@@ -570,7 +577,21 @@ class Registrar:
         outcome.server_changed = self._delete('DELETE', endpoint, body, **kwargs)
         if not outcome.server_changed:
             outcome.notes.append('DELETE %s%s: already gone on GitLab' % (API_PREFIX, endpoint))
+        if endpoint == 'runners/managers' and outcome.server_changed:
+            # GitLab makes a manager again for any request that carries the
+            # token and the system id, and the running runner keeps polling
+            # with the entry until it rereads config.toml (every
+            # RUNNER_RELOAD_SECONDS). Once the entry is gone and that time has
+            # passed, a second DELETE removes a manager made in between.
+            outcome.after_write.append(lambda: self._delete_again(outcome, endpoint, body, kwargs))
         return outcome
+
+    def _delete_again(self, outcome, endpoint, body, kwargs):
+        self.client.sleep(RUNNER_RELOAD_SECONDS + 0.5)
+        if self._delete('DELETE', endpoint, body, **kwargs):
+            outcome.server_changed = True
+            outcome.notes.append('DELETE %s%s again after the runner reread config.toml: it had polled in between'
+                                 % (API_PREFIX, endpoint))
 
 
 # --------------------------------------------------------- config.toml

@@ -32,7 +32,9 @@ description:
     mode C(0600)), so that the runner uses the same id later.
   - O(state=absent) unregisters what the entry holds - this host's runner manager for a C(glrt-) token, the
     runner for a legacy one, the whole runner with O(delete_runner) - and removes the entry. A runner already
-    gone on GitLab is not an error.
+    gone on GitLab is not an error. GitLab makes a runner manager again for every request that carries its
+    token and system id, and a running runner polls with the entry until it rereads config.toml (every 3
+    seconds), so a manager is removed a second time 3.5 seconds after its entry is gone.
   - Requests that GitLab answers C(429), C(408), C(500), C(502), C(503), C(504) or 512 and above are retried
     like GitLab Runner 18.3 and newer do it, five attempts in all - wait until C(RateLimit-ResetTime) (one
     minute when it is not a date), else C(Retry-After) seconds, else a jittered exponential backoff from 0.1 s
@@ -526,6 +528,12 @@ def main():
                         '; taking back what was done on GitLab failed too: %s' % '; '.join(failures))
         module.fail_json(msg=message, changed=system_id_created or outcome.server_changed, **failure)
 
+    for after_write in outcome.after_write:
+        try:
+            after_write()
+        except GitLabApiError as exc:
+            module.warn('the entry is gone from config.toml, but a second removal on GitLab failed: %s'
+                        % to_native(exc))
     for message in result.payload.unknown_key_messages:
         module.warn('config.toml key unknown to gitlab-runner: %s' % message)
     returned = dict(

@@ -437,13 +437,37 @@ def test_absent_with_an_authentication_token_removes_this_hosts_manager(lab, reg
     lab.requests()
     result, failed, dummy = register(state='absent')
     assert not failed and result['changed'] and result['action'] == 'unregistered'
-    assert lab.requests() == [('DELETE', '/api/v4/runners/managers')]
+    # Once before the entry goes, once after the runner has reread config.toml.
+    assert lab.requests() == [('DELETE', '/api/v4/runners/managers')] * 2
     assert lab.server_runner(runner_id)['managers'] == []
     assert 'runners' not in tomllib.loads(lab.config.read_text())
 
     result, failed, dummy = register(state='absent')
     assert not failed and not result['changed'] and result['action'] == 'none'
     assert lab.requests() == []
+
+
+def test_a_manager_the_running_runner_makes_again_before_it_rereads_config_is_removed(lab, register, monkeypatch):
+    runner_id, token = lab.new_runner()
+    register(token=token)
+    system_id = lab.system_id_file.read_text()
+    waits = []
+
+    def runner_polls_while_waiting(seconds):
+        # The runner still has the entry: its job request makes the manager again.
+        waits.append(seconds)
+        if seconds >= 3:
+            assert 'runners' not in tomllib.loads(lab.config.read_text())
+            lab.gitlab.request_job({'token': token, 'system_id': system_id})
+            assert lab.server_runner(runner_id)['managers'] == [system_id]
+
+    monkeypatch.setattr(_gitlab_api.GitLabClient, 'default_sleep', staticmethod(runner_polls_while_waiting))
+    lab.requests()
+    result, failed, dummy = register(state='absent')
+    assert not failed and result['changed']
+    assert waits == [3.5]
+    assert lab.server_runner(runner_id)['managers'] == []
+    assert any('again' in note for note in result['notes'])
 
 
 def test_absent_with_delete_runner_deletes_the_runner_with_its_own_token(lab, register):
