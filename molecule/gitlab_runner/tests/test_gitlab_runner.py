@@ -142,6 +142,23 @@ def test_changed_tags_of_the_api_runner_are_synced_then_left_alone(host):
     assert restored.returncode == 0, restored.stdout[-3000:]
 
 
+def test_a_key_the_runner_does_not_know_fails_before_any_runner_is_registered(host):
+    # Seed 002's mistake: DOCKER_AUTH_CONFIG under [runners.docker] environment,
+    # a key the runner does not have (it belongs to the runner's environment).
+    gitlab = labtest.gitlab()
+    before, since = host.file(CONFIG).sha256sum, last_request(gitlab)
+    wrong = {"name": "lab-wrong-key", "url": LAB["gitlab"]["http_url"], "registration_token": REGISTRATION_TOKEN,
+             "settings": {"docker": {"image": "behindproxy/job-busybox:lab",
+                                     "environment": ['DOCKER_AUTH_CONFIG={"credsStore": "ecr-login"}']}}}
+    refused = labtest.run_playbook("converge.yml", {"lab_extra_runners": [wrong]})
+    assert refused.returncode != 0
+    output = " ".join((refused.stdout + refused.stderr).replace("\\", " ").split())
+    assert "docker.environment" in output and "unknown key" in output, output[-3000:]
+    assert host.file(CONFIG).sha256sum == before
+    assert [entry for entry in gitlab.request_log(since) if entry.get("method") == "POST"
+            and entry.get("path") in ("/api/v4/runners", "/api/v4/user/runners")] == []
+
+
 def test_an_unaccepted_key_fails_naming_its_fingerprint(host):
     keyring = host.file("/etc/apt/keyrings/gitlab-runner.asc").sha256sum
     refused = labtest.run_playbook("converge.yml", {"gitlab_runner_repository_key_fingerprints": ["0" * 40]})
