@@ -93,9 +93,10 @@ class FakeGitLabControl:
         """API requests seen so far (after sequence number `since`): method, path, status, client, user_agent, ..."""
         return self._call("GET", "/requests?since=%d" % since)
 
-    def set_rate_limit(self, count, mode="reset-time", seconds=2):
-        """Answer the next `count` API requests with 429; mode: reset-time, invalid-reset-time, none, retry-after."""
-        return self._call("POST", "/rate_limit", {"count": count, "mode": mode, "seconds": seconds})
+    def set_rate_limit(self, count, mode="reset-time", seconds=2, status=429):
+        """Answer the next `count` API requests with `status` (429 or 5xx); mode: reset-time, invalid-reset-time,
+        none, retry-after."""
+        return self._call("POST", "/rate_limit", {"count": count, "mode": mode, "seconds": seconds, "status": status})
 
     def set_long_polling(self, seconds):
         """Hold jobs/request up to `seconds` when nothing changed for the runner (0: answer at once)."""

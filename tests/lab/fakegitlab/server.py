@@ -944,21 +944,25 @@ class FakeGitLab:
         count = body.get("count")
         mode = body.get("mode")
         seconds = body.get("seconds", 2)
+        status = body.get("status", 429)
         if not isinstance(count, int) or count < 0:
             raise ApiError(400, "rate limit 'count' must be a non-negative integer, got %r" % (count,))
         if mode not in RATE_LIMIT_MODES:
             raise ApiError(400, "rate limit 'mode' must be one of %s, got %r" % (", ".join(RATE_LIMIT_MODES), mode))
         if not isinstance(seconds, (int, float)) or seconds < 0:
             raise ApiError(400, "rate limit 'seconds' must be a non-negative number, got %r" % (seconds,))
-        self.rate_limit = {"remaining": count, "mode": mode, "seconds": seconds}
+        if status != 429 and (not isinstance(status, int) or not 500 <= status <= 599):
+            raise ApiError(400, "rate limit 'status' must be 429 or a 5xx status, got %r" % (status,))
+        self.rate_limit = {"remaining": count, "mode": mode, "seconds": seconds, "status": status}
         return self.rate_limit
 
     def take_rate_limit(self):
-        """Headers for a 429 if the next API request is to be refused, else None."""
+        """(status, headers) of the answer if the next API request is to be refused, else None."""
         if self.rate_limit["remaining"] <= 0:
             return None
         self.rate_limit["remaining"] -= 1
-        return rate_limit_headers(self.rate_limit["mode"], self.rate_limit["seconds"], self._clock())
+        return self.rate_limit["status"], rate_limit_headers(
+            self.rate_limit["mode"], self.rate_limit["seconds"], self._clock())
 
     def set_token_lifetime(self, body):
         seconds = body.get("seconds")
@@ -1119,7 +1123,8 @@ class ApiHandler(BaseHandler):
         limited = gitlab.take_rate_limit()
         if limited is not None:
             self._body()
-            return self._send(429, {"message": "Retry later"}, limited)
+            status, headers = limited
+            return self._send(status, {"message": "Retry later"}, headers)
         if name == "job_trace":
             return self._send(*gitlab.append_trace(
                 int(match.group(1)), self.headers.get("JOB-TOKEN"), self.headers.get("Content-Range"), self._body()

@@ -20,9 +20,11 @@ and a proxy that refuses. Each fault must:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import fcntl
+import itertools
 import json
 import os
 import signal
@@ -32,11 +34,13 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 
 import pytest
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _gitlab_api, _safe_write
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules import docker_json_config, runner_config, runner_register
+from test_runner_register import PAT, Lab, fakegitlab
 
 # The folder holding ansible_collections/, for a module run in its own Python.
 COLLECTIONS = os.path.abspath(runner_config.__file__).rsplit(os.sep + 'ansible_collections' + os.sep, 1)[0]
@@ -261,6 +265,36 @@ def test_a_run_killed_at_each_step_of_its_write_leaves_the_old_or_the_new_file(t
     assert not failed and not result['changed'], result
 
 
+@pytest.mark.parametrize('step', sorted(KILL_STEPS))
+def test_runner_register_killed_at_each_step_of_its_write_leaves_the_old_or_the_new_file(tmp_path, run_module,
+                                                                                           monkeypatch, step):
+    syscall, expected = KILL_STEPS[step]
+    for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'no_proxy'):
+        monkeypatch.delenv(name, raising=False)
+    lab = Lab(tmp_path)
+    try:
+        dummy, token = lab.new_runner()
+        lab.config.write_text(CONFIG_TOML)
+        lab.config.chmod(0o600)
+        # A saved system id: the first write of the run is config.toml's temporary file.
+        lab.system_id_file.write_text('s_0123456789ab')
+        names = listing(lab.config.parent)
+        args = dict(path=str(lab.config), name='docker-2', url=lab.url, token=token)
+
+        run_killed(tmp_path, runner_register, args, syscall)
+
+        entries = [runner['name'] for runner in tomllib.loads(lab.config.read_text())['runners']]
+        assert entries == (['docker-1'] if expected == 'old' else ['docker-1', 'docker-2'])
+        assert lab.config.read_text().startswith(CONFIG_TOML)
+        result, failed, dummy = run_module(runner_register.main, args)
+        assert not failed and result['changed'] == (expected == 'old'), result
+        assert listing(lab.config.parent) == names
+        assert lab.entry('docker-2')['token'] == token
+        assert len(lab.gitlab.runners) == 1
+    finally:
+        lab.close()
+
+
 # ------------------------------------------------------ a lock held too long
 
 def test_a_lock_held_too_long_fails_naming_the_lock_and_leaves_the_file(tmp_path, run_module, subject, monkeypatch):
@@ -433,3 +467,67 @@ def test_a_proxy_that_refuses_a_plain_request_fails_with_its_status(register, pe
     assert failed, result
     assert 'POST /api/v4/runners/verify' in result['msg'] and '407' in result['msg']
     assert proxy.heads == ['POST http://gitlab.lab.test/api/v4/runners/verify HTTP/1.1']
+
+
+def test_a_proxy_that_is_down_fails_naming_it_without_its_password(register):
+    with socket.create_server(('127.0.0.1', 0)) as closed:
+        port = closed.getsockname()[1]
+    result, failed = register(url='https://gitlab.lab.test/', token='glrt-inventory-token',
+                              proxy='http://svc-runner:%s@127.0.0.1:%d' % (PROXY_PASSWORD, port))
+    assert failed, result
+    assert result['msg'] == ('POST /api/v4/runners/verify: no answer from https://gitlab.lab.test '
+                             '(through proxy http://svc-runner:********@127.0.0.1:%d): '
+                             '[Errno 111] Connection refused' % port)
+
+
+# --------------------------------------------------------------- GitLab storms
+
+STORM_STATUSES = (429, 500, 502, 503, 504)
+STORM_MODES = ('reset-time', 'retry-after', 'none', 'invalid-reset-time')
+
+
+def test_ten_runners_are_registered_through_429_and_5xx_storms_each_once(tmp_path, run_module, monkeypatch):
+    waits = []
+    monkeypatch.setattr(_gitlab_api.GitLabClient, 'default_sleep', staticmethod(waits.append))
+    for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'no_proxy'):
+        monkeypatch.delenv(name, raising=False)
+    lab = Lab(tmp_path)
+    # Two API requests in three are refused, each with the next status and header of the storm: every
+    # call of a registration (create, verify, read the settings) meets it, never more than twice running.
+    numbers = itertools.count()
+    refused = collections.Counter()
+
+    def storm():
+        number = next(numbers)
+        if number % 3 == 2:
+            return None
+        status = STORM_STATUSES[number % len(STORM_STATUSES)]
+        refused[status] += 1
+        return status, fakegitlab.rate_limit_headers(STORM_MODES[number % len(STORM_MODES)], 2, time.time())
+    lab.gitlab.take_rate_limit = storm
+    names = ['storm-%d' % number for number in range(10)]
+    results = []
+    try:
+        for round_number in range(2):
+            for name in names:
+                before = len(waits)
+                result, failed, dummy = run_module(runner_register.main, dict(
+                    path=str(lab.config), name=name, url=lab.url, api_token=PAT, runner_type='instance_type',
+                    tags=['storm'], max_wait=150))
+                results.append(result)
+                assert not failed, result
+                assert result['action'] == ('created' if round_number == 0 else 'none'), result
+                assert result['changed'] == (round_number == 0)
+                assert 0 < sum(waits[before:]) <= 150
+    finally:
+        lab.close()
+    assert set(refused) == set(STORM_STATUSES)
+    assert sum(refused.values()) >= 2 * len(results)
+    # Each runner created once on GitLab, and config.toml holds each with the id GitLab gave it.
+    server = [(runner['description'], runner_id) for runner_id, runner in lab.gitlab.runners.items()]
+    assert sorted(description for description, dummy in server) == sorted(names)
+    assert sorted((lab.entry(name)['name'], lab.entry(name)['id']) for name in names) == sorted(server)
+    tokens = [runner['token'] for runner in lab.gitlab.runners.values()] + [PAT]
+    for result in results:
+        text = json.dumps(result, default=str)
+        assert not any(token in text for token in tokens)
