@@ -107,7 +107,7 @@ def tmpfs(directory, size='256k'):
     """A tmpfs of ``size`` mounted on ``directory`` (this needs root, as the lab does), unmounted afterwards."""
     directory.mkdir()
     mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=%s,mode=0755' % size, 'tmpfs', str(directory)],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, check=False)
     assert mounted.returncode == 0, 'these tests mount a tmpfs, which needs root: %s' % mounted.stderr
     try:
         yield directory
@@ -131,8 +131,8 @@ def fill(directory):
 # ------------------------------------------------------- full file system
 
 @pytest.mark.parametrize('backup', [False, True], ids=['plain', 'backup'])
-def test_a_full_file_system_fails_the_edit_and_leaves_the_file_and_nothing_else(tmp_path, run_module, subject,
-                                                                                   backup):
+def test_a_full_file_system_fails_the_edit_and_leaves_the_file_and_nothing_else(
+        tmp_path, run_module, subject, backup):
     main, name, content, edit, secret = subject
     with tmpfs(tmp_path / 'fs') as directory:
         path = directory / name
@@ -159,8 +159,8 @@ def test_a_full_file_system_fails_the_edit_and_leaves_the_file_and_nothing_else(
 
 # --------------------------------------------------- read-only file system
 
-def test_a_read_only_file_system_fails_the_edit_but_not_check_mode_or_a_converged_run(tmp_path, run_module,
-                                                                                       subject):
+def test_a_read_only_file_system_fails_the_edit_but_not_check_mode_or_a_converged_run(
+        tmp_path, run_module, subject):
     main, name, content, edit, secret = subject
     with tmpfs(tmp_path / 'fs') as directory:
         path = directory / name
@@ -216,7 +216,7 @@ def run_killed(tmp_path, module, args, syscall):
     process = subprocess.run(
         ['strace', '-f', '-qq', '-o', '/dev/null', '-e', 'inject=%s:signal=SIGKILL:when=1' % syscall,
          sys.executable, '-m', module.__name__, str(args_file)],
-        env=dict(os.environ, PYTHONPATH=COLLECTIONS), capture_output=True, timeout=120)
+        env=dict(os.environ, PYTHONPATH=COLLECTIONS), capture_output=True, timeout=120, check=False)
     # strace ends as its tracee did: killed, with nothing printed.
     assert process.returncode == -signal.SIGKILL, (process.returncode, process.stdout, process.stderr)
     assert process.stdout == b''
@@ -266,8 +266,8 @@ def test_a_run_killed_at_each_step_of_its_write_leaves_the_old_or_the_new_file(t
 
 
 @pytest.mark.parametrize('step', sorted(KILL_STEPS))
-def test_runner_register_killed_at_each_step_of_its_write_leaves_the_old_or_the_new_file(tmp_path, run_module,
-                                                                                           monkeypatch, step):
+def test_runner_register_killed_at_each_step_of_its_write_leaves_the_old_or_the_new_file(
+        tmp_path, run_module, monkeypatch, step):
     syscall, expected = KILL_STEPS[step]
     for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'no_proxy'):
         monkeypatch.delenv(name, raising=False)
