@@ -531,3 +531,28 @@ def test_ten_runners_are_registered_through_429_and_5xx_storms_each_once(tmp_pat
     for result in results:
         text = json.dumps(result, default=str)
         assert not any(token in text for token in tokens)
+
+
+@pytest.mark.parametrize('status', [429, 502, 503])
+def test_a_storm_longer_than_the_attempts_fails_naming_the_endpoint_and_status(
+        tmp_path, run_module, monkeypatch, status):
+    monkeypatch.setattr(_gitlab_api.GitLabClient, 'default_sleep', staticmethod(lambda seconds: None))
+    for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'no_proxy'):
+        monkeypatch.delenv(name, raising=False)
+    lab = Lab(tmp_path)
+    try:
+        lab.config.write_text(CONFIG_TOML)
+        names = listing(lab.config.parent)
+        lab.gitlab.set_rate_limit({'count': 5, 'mode': 'retry-after', 'seconds': 1, 'status': status})
+        result, failed, dummy = run_module(runner_register.main, dict(
+            path=str(lab.config), name='docker-2', url=lab.url, api_token=PAT, runner_type='instance_type'))
+    finally:
+        lab.close()
+    assert failed, result
+    assert result['msg'].startswith('gave up due to rate limit after 5 attempts: the last one POST /api/v4/user/runners '
+                                    'answered %d' % status)
+    assert lab.gitlab.runners == {}
+    # config.toml as it was; only the system id the runner will use was saved, and that is a change.
+    assert lab.config.read_text() == CONFIG_TOML
+    assert listing(lab.config.parent) == sorted(names + ['.runner_system_id']) and result['changed']
+    assert PAT not in json.dumps(result)
