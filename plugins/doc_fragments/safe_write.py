@@ -17,4 +17,8 @@ notes:
     the file. A writer that takes no lock is caught by a check of the file (content, inode, size, times)
     right before the rename, and the edit is applied again to what it wrote; a write in the instant between
     that check and the rename is the one case left.
+  - A write that fails (a full or read-only file system, a lock held elsewhere for more than 600 seconds)
+    fails the task with the path and the reason, and leaves the file as it was, with no temporary file, lock
+    or backup beside it. A run killed during its write leaves the file as it was; the next run removes the
+    temporary file it left.
 '''

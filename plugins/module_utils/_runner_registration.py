@@ -302,6 +302,17 @@ class Registrar:
             message += ': ' + advice
         return GitLabApiError(message, response.status, response.message)
 
+    @staticmethod
+    def _malformed(method, endpoint, response, missing):
+        """The error for an answer without what GitLab's holds; when it is not JSON at all, it says what came."""
+        message = '%s %s%s answered %d %s without %s' % (method, API_PREFIX, endpoint, response.status,
+                                                         response.reason, missing)
+        if response.data is None:
+            message += ('; the answer is not JSON (Content-Type %s: %r): something between this host and GitLab, '
+                        'such as a proxy or a login page, answered in its place'
+                        % (response.header('Content-Type'), response.message[:200]))
+        return RegistrationError(message)
+
     def _learn(self, data):
         if isinstance(data, dict) and isinstance(data.get('token'), str) and data['token']:
             self.remember_secret(data['token'])
@@ -318,8 +329,7 @@ class Registrar:
             self._learn(response.data)
             data = response.data if isinstance(response.data, dict) else {}
             if not isinstance(data.get('id'), int):
-                raise RegistrationError('POST %srunners/verify accepted %s but answered no runner id'
-                                        % (API_PREFIX, what))
+                raise self._malformed('POST', 'runners/verify', response, 'a runner id (verifying %s)' % what)
             return Verified(data['id'], parse_expiry(data.get('token_expires_at')))
         if response.status == 403:
             return None
@@ -466,7 +476,7 @@ class Registrar:
             raise self._failure('POST', 'runners', response, 'registering the runner')
         data = response.data if isinstance(response.data, dict) else {}
         if not isinstance(data.get('id'), int) or not data.get('token'):
-            raise RegistrationError('POST %srunners answered 201 without a runner id and token' % API_PREFIX)
+            raise self._malformed('POST', 'runners', response, 'a runner id and token')
         token = data['token']
 
         def undo():
@@ -504,7 +514,7 @@ class Registrar:
             raise self._failure('POST', 'user/runners', response, 'creating the runner')
         data = response.data if isinstance(response.data, dict) else {}
         if not isinstance(data.get('id'), int) or not data.get('token'):
-            raise RegistrationError('POST %suser/runners answered 201 without a runner id and token' % API_PREFIX)
+            raise self._malformed('POST', 'user/runners', response, 'a runner id and token')
         runner_id, token = data['id'], data['token']
 
         def undo():

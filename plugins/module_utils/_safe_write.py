@@ -20,7 +20,12 @@ Read the bytes, transform them, compare, and only when they differ:
   fails if someone created the file meanwhile);
 - read the file after the rename: only an edit that is in the file counts as
   made; if a writer that takes no lock replaced it meanwhile, the edit is
-  applied again to what that writer left.
+  applied again to what that writer left;
+- a run that dies between writing its temporary file and the rename (killed,
+  out of memory, the host going down) leaves the file as it was, and its lock
+  goes with it (the kernel lets go of a dead process's flock); the next run
+  that holds the lock removes the temporary files such a run left, each a
+  copy of the file and its secrets.
 
 What remains: a writer that takes no lock (the runner rewriting config.toml
 when it rotates its token) and writes in the instant between the last check
@@ -42,6 +47,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import stat
 import tempfile
 import time
@@ -165,11 +171,11 @@ class FileLock:
     file now at the path.
     """
 
-    def __init__(self, target, mode=0o600, timeout=LOCK_TIMEOUT):
+    def __init__(self, target, mode=0o600, timeout=None):
         self.path = lock_path(target)
         # Never anything for other users, whatever the target's mode.
         self.mode = mode & 0o660 | 0o600
-        self.timeout = timeout
+        self.timeout = LOCK_TIMEOUT if timeout is None else timeout
         self.descriptor = None
 
     def __enter__(self):
@@ -221,8 +227,16 @@ class FileLock:
             self.descriptor = None
 
 
+# A temporary file of ``name`` is named '.<name>.', eight characters of mkstemp's and '.tmp'.
+_TEMP_SUFFIX = '.tmp'
+
+
+def _temp_prefix(name):
+    return '.%s.' % name
+
+
 def _write_temp(directory, name, content):
-    handle, temp_path = tempfile.mkstemp(dir=directory, prefix='.%s.' % name, suffix='.tmp')
+    handle, temp_path = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(name), suffix=_TEMP_SUFFIX)
     try:
         with os.fdopen(handle, 'wb') as temp:
             temp.write(content)
@@ -232,6 +246,19 @@ def _write_temp(directory, name, content):
         os.unlink(temp_path)
         raise
     return temp_path
+
+
+def _remove_stale_temporaries(target):
+    """Remove the temporary files of ``target`` that runs left when they died before their rename.
+
+    Only for a caller that holds the lock: no living run of the collection's
+    modules has a temporary file of ``target`` then.
+    """
+    directory, name = os.path.split(target)
+    temporary = re.compile(re.escape(_temp_prefix(name)) + '[a-z0-9_]{8}' + re.escape(_TEMP_SUFFIX) + r'\Z')
+    for entry in os.listdir(directory):
+        if temporary.match(entry):
+            _remove(os.path.join(directory, entry))
 
 
 def _mode_number(value):
@@ -461,7 +488,9 @@ def edit_file(module, path, transform, create=True, default_mode=None, mask=None
         # not exist yet is locked once the directory is made.
         edit = _edit(module, path, target, transform, create, default_mode, holds_secret, backup)
     else:
-        with FileLock(target, _lock_mode(target)):
+        with FileLock(target, _lock_mode(target)) as lock:
+            if lock.descriptor is not None:
+                _remove_stale_temporaries(target)
             edit = _edit(module, path, target, transform, create, default_mode, holds_secret, backup)
     diff = None
     if module._diff:

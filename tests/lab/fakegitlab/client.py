@@ -93,13 +93,15 @@ class FakeGitLabControl:
         """API requests seen so far (after sequence number `since`): method, path, status, client, user_agent, ..."""
         return self._call("GET", "/requests?since=%d" % since)
 
-    def set_rate_limit(self, count, mode="reset-time", seconds=2, routes=None):
-        """Answer the next `count` API requests with 429; mode: reset-time, invalid-reset-time, none, retry-after.
+    def set_rate_limit(self, count, mode="reset-time", seconds=2, routes=None, status=429):
+        """Answer the next `count` API requests with `status` (429 or 5xx); mode: reset-time, invalid-reset-time,
+        none, retry-after.
 
         routes: only requests to these routes (names of the server's
         API_ROUTES, such as "register" or "verify") count and are refused.
         """
-        return self._call("POST", "/rate_limit", {"count": count, "mode": mode, "seconds": seconds, "routes": routes})
+        return self._call("POST", "/rate_limit", {"count": count, "mode": mode, "seconds": seconds, "routes": routes,
+                                                  "status": status})
 
     def set_long_polling(self, seconds):
         """Hold jobs/request up to `seconds` when nothing changed for the runner (0: answer at once)."""

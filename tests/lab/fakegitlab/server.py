@@ -944,6 +944,7 @@ class FakeGitLab:
         count = body.get("count")
         mode = body.get("mode")
         seconds = body.get("seconds", 2)
+        status = body.get("status", 429)
         if not isinstance(count, int) or count < 0:
             raise ApiError(400, "rate limit 'count' must be a non-negative integer, got %r" % (count,))
         if mode not in RATE_LIMIT_MODES:
@@ -955,17 +956,20 @@ class FakeGitLab:
         if routes is not None and (not isinstance(routes, list) or not set(routes) <= set(known)):
             raise ApiError(400, "rate limit 'routes' must be a list of route names (%s), got %r"
                            % (", ".join(known), routes))
-        self.rate_limit = {"remaining": count, "mode": mode, "seconds": seconds, "routes": routes}
+        if status != 429 and (not isinstance(status, int) or not 500 <= status <= 599):
+            raise ApiError(400, "rate limit 'status' must be 429 or a 5xx status, got %r" % (status,))
+        self.rate_limit = {"remaining": count, "mode": mode, "seconds": seconds, "routes": routes, "status": status}
         return self.rate_limit
 
     def take_rate_limit(self, route):
-        """Headers for a 429 if the next API request on this route is to be refused, else None."""
+        """(status, headers) of the answer if the next API request on this route is to be refused, else None."""
         if self.rate_limit["remaining"] <= 0:
             return None
         if self.rate_limit.get("routes") is not None and route not in self.rate_limit["routes"]:
             return None
         self.rate_limit["remaining"] -= 1
-        return rate_limit_headers(self.rate_limit["mode"], self.rate_limit["seconds"], self._clock())
+        return self.rate_limit["status"], rate_limit_headers(
+            self.rate_limit["mode"], self.rate_limit["seconds"], self._clock())
 
     def set_token_lifetime(self, body):
         seconds = body.get("seconds")
@@ -1126,7 +1130,8 @@ class ApiHandler(BaseHandler):
         limited = gitlab.take_rate_limit(name)
         if limited is not None:
             self._body()
-            return self._send(429, {"message": "Retry later"}, limited)
+            status, headers = limited
+            return self._send(status, {"message": "Retry later"}, headers)
         if name == "job_trace":
             return self._send(*gitlab.append_trace(
                 int(match.group(1)), self.headers.get("JOB-TOKEN"), self.headers.get("Content-Range"), self._body()

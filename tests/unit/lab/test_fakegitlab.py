@@ -218,6 +218,13 @@ def test_rate_limit_modes_send_their_header_for_n_requests(fake_gitlab, mode, he
     assert call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "x"})[0] == 403
 
 
+def test_a_rate_limit_may_answer_a_5xx_status(fake_gitlab):
+    fake_gitlab.control.set_rate_limit(1, mode="retry-after", seconds=3, status=503)
+    status, headers, body = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "x"})
+    assert status == 503 and headers["Retry-After"] == "3"
+    assert call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "x"})[0] == 403
+
+
 def test_rate_limit_mode_none_sends_no_reset_header(fake_gitlab):
     fake_gitlab.control.set_rate_limit(1, mode="none")
     status, headers, _body = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": "x"})
@@ -237,6 +244,7 @@ def test_a_rate_limit_on_some_routes_leaves_the_others_alone(fake_gitlab):
     ({"count": -1, "mode": "none"}, "count"),
     ({"count": 1, "mode": "sometimes"}, "mode"),
     ({"count": 1, "mode": "retry-after", "seconds": "soon"}, "seconds"),
+    ({"count": 1, "mode": "none", "status": 404}, "status"),
 ])
 def test_bad_rate_limit_settings_are_refused_with_the_field_named(fake_gitlab, arguments, message):
     with pytest.raises(fakegitlab_client.ControlError, match=message):
