@@ -185,3 +185,42 @@ def test_verification_alone_by_tag_pulls_and_finds_the_image_and_fails_when_the_
         assert "Check that the registry API answers on the listen address (/v2/)" in one_line(broken)
     finally:
         host.run_expect([0], "systemctl start docker-registry")
+
+
+def test_container_mode_runs_the_lab_registry_image_and_serves_hub_pulls(host):
+    # The package's service holds the port; container mode takes its place.
+    host.run_expect([0], "systemctl stop docker-registry")
+    host.run(f"docker rmi -f {HUB_IMAGE}")
+    settings = {
+        "registry_mirror_mode": "container",
+        # Built here from Debian's docker-registry and pushed to the lab's
+        # upstream registry: dockerd pulls it through cntlm, as from a
+        # company's registry.
+        "registry_mirror_image": LAB["registry"]["name"] + "/library/registry:2",
+        "registry_mirror_storage_path": "/var/lib/registry-mirror",
+        # The host's bundle holds the lab CA (prepare), which signed the upstream's certificate.
+        "registry_mirror_container_volumes": ["/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro"],
+        "registry_mirror_verify_image": HUB_IMAGE,
+    }
+    try:
+        converged = labtest.run_playbook("converge.yml", settings, verbosity=3, diff=True)
+        assert converged.returncode == 0, converged.stdout[-3000:]
+        assert ACCOUNT["password"] not in converged.stdout + converged.stderr
+        again = labtest.run_playbook("converge.yml", settings)
+        assert again.returncode == 0, again.stdout[-3000:]
+        assert labtest.recap(again.stdout)[HOST]["changed"] == 0
+
+        container = json.loads(host.check_output("docker inspect registry-mirror"))[0]
+        assert container["HostConfig"]["RestartPolicy"]["Name"] == "always"
+        assert container["HostConfig"]["PortBindings"] == {"5000/tcp": [{"HostIp": "172.17.0.1", "HostPort": "5000"}]}
+        assert f"HTTPS_PROXY={LOCAL_PROXY}" in container["Config"]["Env"]
+        config = host.file("/etc/registry-mirror/config.yml")
+        assert (config.mode, config.user) == (0o600, "root")
+        assert yaml.safe_load(config.content_string)["http"]["addr"] == ":5000"
+        # A new, empty cache: the verification's pull was fetched upstream
+        # by the container and stored in the mounted storage.
+        assert "library/busybox" in catalog(host)
+        assert host.file("/var/lib/registry-mirror/docker/registry/v2/repositories/library/busybox").is_directory
+    finally:
+        host.run("docker rm -f registry-mirror")
+        host.run_expect([0], "systemctl start docker-registry")
