@@ -71,7 +71,7 @@ def test_the_registry_service_has_the_proxy(host):
     assert sorted(shown.removeprefix("Environment=").split()) == sorted([
         f"HTTP_PROXY={LOCAL_PROXY}", f"http_proxy={LOCAL_PROXY}",
         f"HTTPS_PROXY={LOCAL_PROXY}", f"https_proxy={LOCAL_PROXY}",
-        "NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1",
+        "NO_PROXY=localhost,127.0.0.1,172.17.0.1", "no_proxy=localhost,127.0.0.1,172.17.0.1",
     ])
 
 
@@ -169,6 +169,17 @@ def test_a_ttl_is_refused_on_distribution_2_8_before_anything_changes(host):
     assert refused.returncode != 0
     assert "registry_mirror_ttl is '168h', but the registry is version 2.8.2" in one_line(refused)
     assert host.file(CONFIG).sha256sum == before
+
+
+def test_the_role_refuses_a_dockerd_that_would_reach_the_mirror_through_its_proxy(host):
+    without = {"docker_proxy_no_proxy": ["localhost", "127.0.0.1"]}
+    try:
+        refused = labtest.run_playbook("converge.yml", without)
+        assert refused.returncode != 0
+        assert "does not name the mirror's address 172.17.0.1" in one_line(refused)
+    finally:
+        restored = labtest.run_playbook("converge.yml")
+    assert restored.returncode == 0, restored.stdout[-3000:]
 
 
 def test_verification_alone_by_tag_pulls_and_finds_the_image_and_fails_when_the_mirror_is_down(host):
