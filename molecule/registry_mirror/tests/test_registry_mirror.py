@@ -22,7 +22,18 @@ HUB_IMAGE = "busybox:latest"
 PROXY_CONTAINER = LAB["containers"]["proxy"]
 
 
-def catalog(host):
+def catalog(host, wanted=None):
+    """The mirror's catalog; with wanted, waits up to 10 s for it to list that repository (the
+    registry stores layers, and so lists a repository, in the background while serving a pull)."""
+    for _ in range(10):
+        repositories = read_catalog(host)
+        if wanted is None or wanted in repositories:
+            break
+        time.sleep(1)
+    return repositories
+
+
+def read_catalog(host):
     body = host.check_output(f"python3 -c \"import urllib.request; print(urllib.request.urlopen('{MIRROR}/v2/_catalog').read().decode())\"")
     return json.loads(body)["repositories"]
 
@@ -98,7 +109,7 @@ def test_a_hub_pull_is_served_by_the_mirror_which_fetches_through_cntlm_as_the_n
     mark = proxylog.mark()
     pulled = host.run(f"docker pull {HUB_IMAGE}")
     assert pulled.rc == 0, pulled.stderr
-    assert "library/busybox" in catalog(host)
+    assert "library/busybox" in catalog(host, "library/busybox")
     # Only the mirror talks to hub-account.lab.test; squid logs a CONNECT when
     # the tunnel closes (Go keeps it open for up to 90 s).
     passed = proxylog.wait_for(lambda entry: entry.host == ACCOUNT["name"] and entry.status != 407,
@@ -230,7 +241,7 @@ def test_container_mode_runs_the_lab_registry_image_and_serves_hub_pulls(host):
         assert yaml.safe_load(config.content_string)["http"]["addr"] == ":5000"
         # A new, empty cache: the verification's pull was fetched upstream
         # by the container and stored in the mounted storage.
-        assert "library/busybox" in catalog(host)
+        assert "library/busybox" in catalog(host, "library/busybox")
         assert host.file("/var/lib/registry-mirror/docker/registry/v2/repositories/library/busybox").is_directory
     finally:
         host.run("docker rm -f registry-mirror")
