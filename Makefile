@@ -24,7 +24,7 @@ export BEHINDPROXY_BASE_IMAGE := $(shell $(LAB_BIN)/base-image --tag)
 LAB_LOCK := /tmp/behindproxy-lab.lock
 
 # Scenarios run by `make molecule`, in this order.
-SCENARIOS ?= platform lab cntlm docker_proxy gitlab_runner
+SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner
 
 .PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench
 

@@ -46,6 +46,12 @@ PUBLIC_DIR = STATE_DIR / "public"
 APT_DIR = PUBLIC_DIR / "apt"
 BASIC_PASSWORD_FILE = SECRETS_DIR / "proxy-basic-password"
 BASIC_HTPASSWD_FILE = SECRETS_DIR / "proxy-basic.htpasswd"
+# "Docker Hub with an account": the upstream of a registry mirror that logs in.
+# The mounted folder holds the htpasswd line and the token, not the password.
+HUB_ACCOUNT_DIR = SECRETS_DIR / "hub-account"
+HUB_ACCOUNT_PASSWORD_FILE = SECRETS_DIR / "hub-account-password"
+HUB_ACCOUNT_HTPASSWD_FILE = HUB_ACCOUNT_DIR / "htpasswd"
+HUB_ACCOUNT_TOKEN_FILE = HUB_ACCOUNT_DIR / "token"
 CA_KEY_FILE = CA_DIR / "ca.key"
 CA_CERT_FILE = CA_DIR / "ca.crt"
 SERVER_KEY_FILE = TLS_DIR / "server.key"
@@ -66,8 +72,13 @@ PROXY_CONTAINER = "behindproxy-lab-proxy"
 INTERNET_CONTAINER = "behindproxy-lab-internet"
 PROXY_ALIAS = "corp-proxy"
 PROXY_PORT = 3128
-INTERNET_NAMES = ("gitlab.lab.test", "hub.lab.test", "files.lab.test", "git.lab.test", "packages.lab.test")
+INTERNET_NAMES = ("gitlab.lab.test", "hub.lab.test", "hub-account.lab.test", "files.lab.test", "git.lab.test",
+                  "packages.lab.test")
 REGISTRY_NAME = "hub.lab.test"
+# The same registry behind Docker Hub's kind of login: a Bearer challenge, a
+# token endpoint that takes the account's Basic credentials.
+HUB_ACCOUNT_NAME = "hub-account.lab.test"
+HUB_ACCOUNT_USER = "mirror"
 REGISTRY_PLAIN_PORT = 5000
 FAKE_GITLAB_HTTP_PORT = 8080
 FAKE_GITLAB_HTTPS_PORT = 8443
@@ -180,6 +191,28 @@ def ensure_basic_credentials():
         # The password goes to openssl on stdin, never on a command line.
         hashed = run(["openssl", "passwd", "-6", "-stdin"], input_text=password + "\n").stdout.strip()
         write_private(BASIC_HTPASSWD_FILE, "%s:%s\n" % (BASIC_USER, hashed))
+
+
+def ensure_hub_account():
+    """The upstream account's password (generated once), its htpasswd line and the token the
+    token endpoint hands out; the internet container reads them from a read-only mount."""
+    HUB_ACCOUNT_DIR.mkdir(mode=0o700, exist_ok=True)
+    HUB_ACCOUNT_DIR.chmod(0o700)
+    if not HUB_ACCOUNT_PASSWORD_FILE.exists():
+        write_private(HUB_ACCOUNT_PASSWORD_FILE, secrets.token_urlsafe(18) + "\n")
+        HUB_ACCOUNT_HTPASSWD_FILE.unlink(missing_ok=True)
+    if not HUB_ACCOUNT_HTPASSWD_FILE.exists():
+        password = hub_account_password()
+        hashed = run(["openssl", "passwd", "-6", "-stdin"], input_text=password + "\n").stdout.strip()
+        write_private(HUB_ACCOUNT_HTPASSWD_FILE, "%s:%s\n" % (HUB_ACCOUNT_USER, hashed))
+    if not HUB_ACCOUNT_TOKEN_FILE.exists():
+        write_private(HUB_ACCOUNT_TOKEN_FILE, secrets.token_hex(16) + "\n")
+
+
+def hub_account_password():
+    if not HUB_ACCOUNT_PASSWORD_FILE.exists():
+        raise LabError("%s is missing; run `lab up`" % HUB_ACCOUNT_PASSWORD_FILE)
+    return HUB_ACCOUNT_PASSWORD_FILE.read_text(encoding="utf-8").strip()
 
 
 def basic_password():
@@ -323,10 +356,11 @@ def container_specs(images):
     and a hash of the mounted files the container reads only when it starts."""
     return {
         INTERNET_CONTAINER: {
-            "inputs": content_hash(SERVER_CERT_FILE, SERVER_KEY_FILE, FAKE_GITLAB_DIR),
+            "inputs": content_hash(SERVER_CERT_FILE, SERVER_KEY_FILE, FAKE_GITLAB_DIR, HUB_ACCOUNT_DIR),
             "create": ["--hostname", "internet", "--network", WAN_NETWORK,
                        *[argument for name in INTERNET_NAMES for argument in ("--network-alias", name)],
                        "-v", "%s:/lab/tls:ro" % TLS_DIR,
+                       "-v", "%s:/lab/hub-account:ro" % HUB_ACCOUNT_DIR,
                        "-v", "%s:/lab/public:ro" % PUBLIC_DIR,
                        "-v", "%s:/opt/fakegitlab:ro" % FAKE_GITLAB_DIR,
                        images["internet"]],
@@ -417,6 +451,8 @@ def service_checks():
         ("hub.lab.test catalog (plain 5000)", internet, REGISTRY_PLAIN_PORT, REGISTRY_NAME, "/v2/_catalog", False,
          {}, 200, b"library/busybox"),
         ("hub.lab.test (https)", internet, 443, REGISTRY_NAME, "/v2/", True, {}, 200, b""),
+        ("hub-account.lab.test asks for a token", internet, 443, HUB_ACCOUNT_NAME, "/v2/", True, {}, 401,
+         b"UNAUTHORIZED"),
         ("git.lab.test", internet, 80, "git.lab.test", GIT_REPOSITORY_PATH + "/info/refs?service=git-upload-pack",
          False, {}, 200, b"refs/heads/main"),
         ("packages.lab.test", internet, 80, "packages.lab.test", "/dists/%s/Release" % APT_SUITE, False, {}, 200,
@@ -481,6 +517,7 @@ def command_up(_arguments):
         images = {role: future.result() for role, future in futures.items()}
     ensure_state_dirs()
     ensure_basic_credentials()
+    ensure_hub_account()
     ensure_certificates()
     ensure_apt_repository()
     changed = ensure_network(CORP_NETWORK, internal=True, subnet=CORP_SUBNET)
@@ -579,6 +616,10 @@ def lab_environment():
             "plain_url": "http://%s:%d" % (REGISTRY_NAME, REGISTRY_PLAIN_PORT),
             "controller_url": "http://%s:%d" % (internet, REGISTRY_PLAIN_PORT),
             "image": "%s/library/busybox:latest" % REGISTRY_NAME,
+            # The same registry for a client that logs in, as to Docker Hub:
+            # anonymous requests get a Bearer challenge.
+            "account": {"url": "https://%s" % HUB_ACCOUNT_NAME, "name": HUB_ACCOUNT_NAME, "user": HUB_ACCOUNT_USER,
+                        "password": hub_account_password(), "password_file": str(HUB_ACCOUNT_PASSWORD_FILE)},
         },
         "files": {
             "url": "http://files.lab.test/",

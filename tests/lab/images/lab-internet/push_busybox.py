@@ -78,7 +78,8 @@ def gzipped(data):
     return buffer.getvalue()
 
 
-def image_config(debian_architecture, diff_id):
+def image_config(debian_architecture, diff_id, container=None, created_by="behindproxy lab: Debian busybox-static"):
+    """The image configuration; container is its `config` (default: busybox's sh)."""
     if debian_architecture not in ARCHITECTURES:
         raise SystemExit("push_busybox.py: unsupported architecture %r, expected one of %s"
                          % (debian_architecture, ", ".join(sorted(ARCHITECTURES))))
@@ -87,9 +88,10 @@ def image_config(debian_architecture, diff_id):
         "architecture": architecture,
         "os": "linux",
         "created": CREATED,
-        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["sh"]},
+        "config": container or {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                                "Cmd": ["sh"]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created": CREATED, "created_by": "behindproxy lab: Debian busybox-static"}],
+        "history": [{"created": CREATED, "created_by": created_by}],
     }
     if variant:
         config["variant"] = variant
@@ -117,18 +119,13 @@ def push_blob(registry, repository, data):
     return digest
 
 
-def main(argv):
-    if len(argv) != 3:
-        raise SystemExit("usage: push_busybox.py REGISTRY_URL REPOSITORY TAG")
-    registry, repository, tag = argv[0].rstrip("/"), argv[1], argv[2]
-    with open(BUSYBOX, "rb") as handle:
-        busybox = handle.read()
-    applets = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True, text=True).stdout.split()
-    debian_architecture = subprocess.run(["dpkg", "--print-architecture"], check=True,
-                                         capture_output=True, text=True).stdout.strip()
-    layer = layer_tar(busybox, applets)
+def debian_architecture():
+    return subprocess.run(["dpkg", "--print-architecture"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def push_image(registry, repository, tag, layer, config):
+    """Push a one-layer image: the layer (uncompressed tar) gzipped, its configuration, the manifest."""
     compressed = gzipped(layer)
-    config = image_config(debian_architecture, sha256_digest(layer))
     manifest = {
         "schemaVersion": 2,
         "mediaType": MANIFEST_TYPE,
@@ -139,6 +136,17 @@ def main(argv):
     body = json.dumps(manifest, indent=3).encode()
     request("PUT", "%s/v2/%s/manifests/%s" % (registry, repository, tag), body, MANIFEST_TYPE)
     sys.stdout.write("pushed %s:%s %s\n" % (repository, tag, sha256_digest(body)))
+
+
+def main(argv):
+    if len(argv) != 3:
+        raise SystemExit("usage: push_busybox.py REGISTRY_URL REPOSITORY TAG")
+    registry, repository, tag = argv[0].rstrip("/"), argv[1], argv[2]
+    with open(BUSYBOX, "rb") as handle:
+        busybox = handle.read()
+    applets = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True, text=True).stdout.split()
+    layer = layer_tar(busybox, applets)
+    push_image(registry, repository, tag, layer, image_config(debian_architecture(), sha256_digest(layer)))
     return 0
 
 
