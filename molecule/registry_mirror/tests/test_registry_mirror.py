@@ -25,7 +25,7 @@ PROXY_CONTAINER = LAB["containers"]["proxy"]
 def catalog(host, wanted=None):
     """The mirror's catalog; with wanted, waits up to 10 s for it to list that repository (the
     registry stores layers, and so lists a repository, in the background while serving a pull)."""
-    for _ in range(10):
+    for _attempt in range(10):
         repositories = read_catalog(host)
         if wanted is None or wanted in repositories:
             break
