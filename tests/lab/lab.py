@@ -183,14 +183,19 @@ def ensure_state_dirs():
 
 def ensure_basic_credentials():
     """The proxy's Basic password, generated once, and its htpasswd line."""
-    if not BASIC_PASSWORD_FILE.exists():
-        write_private(BASIC_PASSWORD_FILE, secrets.token_urlsafe(18) + "\n")
-        BASIC_HTPASSWD_FILE.unlink(missing_ok=True)
-    if not BASIC_HTPASSWD_FILE.exists():
-        password = basic_password()
+    ensure_password_and_htpasswd(BASIC_PASSWORD_FILE, BASIC_HTPASSWD_FILE, BASIC_USER)
+
+
+def ensure_password_and_htpasswd(password_file, htpasswd_file, user):
+    """A password generated once into password_file, and user's htpasswd line for it."""
+    if not password_file.exists():
+        write_private(password_file, secrets.token_urlsafe(18) + "\n")
+        htpasswd_file.unlink(missing_ok=True)
+    if not htpasswd_file.exists():
+        password = read_secret(password_file)
         # The password goes to openssl on stdin, never on a command line.
         hashed = run(["openssl", "passwd", "-6", "-stdin"], input_text=password + "\n").stdout.strip()
-        write_private(BASIC_HTPASSWD_FILE, "%s:%s\n" % (BASIC_USER, hashed))
+        write_private(htpasswd_file, "%s:%s\n" % (user, hashed))
 
 
 def ensure_hub_account():
@@ -198,27 +203,23 @@ def ensure_hub_account():
     token endpoint hands out; the internet container reads them from a read-only mount."""
     HUB_ACCOUNT_DIR.mkdir(mode=0o700, exist_ok=True)
     HUB_ACCOUNT_DIR.chmod(0o700)
-    if not HUB_ACCOUNT_PASSWORD_FILE.exists():
-        write_private(HUB_ACCOUNT_PASSWORD_FILE, secrets.token_urlsafe(18) + "\n")
-        HUB_ACCOUNT_HTPASSWD_FILE.unlink(missing_ok=True)
-    if not HUB_ACCOUNT_HTPASSWD_FILE.exists():
-        password = hub_account_password()
-        hashed = run(["openssl", "passwd", "-6", "-stdin"], input_text=password + "\n").stdout.strip()
-        write_private(HUB_ACCOUNT_HTPASSWD_FILE, "%s:%s\n" % (HUB_ACCOUNT_USER, hashed))
+    ensure_password_and_htpasswd(HUB_ACCOUNT_PASSWORD_FILE, HUB_ACCOUNT_HTPASSWD_FILE, HUB_ACCOUNT_USER)
     if not HUB_ACCOUNT_TOKEN_FILE.exists():
         write_private(HUB_ACCOUNT_TOKEN_FILE, secrets.token_hex(16) + "\n")
 
 
+def read_secret(path):
+    if not path.exists():
+        raise LabError("%s is missing; run `lab up`" % path)
+    return path.read_text(encoding="utf-8").strip()
+
+
 def hub_account_password():
-    if not HUB_ACCOUNT_PASSWORD_FILE.exists():
-        raise LabError("%s is missing; run `lab up`" % HUB_ACCOUNT_PASSWORD_FILE)
-    return HUB_ACCOUNT_PASSWORD_FILE.read_text(encoding="utf-8").strip()
+    return read_secret(HUB_ACCOUNT_PASSWORD_FILE)
 
 
 def basic_password():
-    if not BASIC_PASSWORD_FILE.exists():
-        raise LabError("%s is missing; run `lab up`" % BASIC_PASSWORD_FILE)
-    return BASIC_PASSWORD_FILE.read_text(encoding="utf-8").strip()
+    return read_secret(BASIC_PASSWORD_FILE)
 
 
 def ensure_certificates():
