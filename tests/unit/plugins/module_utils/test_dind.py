@@ -111,7 +111,7 @@ class TestAddressPool:
     def test_the_bridge_is_the_first_subnet_s_first_address_inside_the_pool(self, case):
         prefix, size, seed = case
         network = ipaddress.IPv4Network((seed, prefix), strict=False)
-        _, _, bridge = _dind.address_pool(str(network), size)
+        bridge = _dind.address_pool(str(network), size)[2]
         interface = ipaddress.IPv4Interface(bridge)
         assert interface.network.prefixlen == size and interface.ip in network
         assert interface.ip == network.network_address + 1
