@@ -379,7 +379,8 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_
     entry_settings,
     environment_mapping,
     expiry_text,
-    select_entry,
+    run_after_write,
+    select_entries,
 )
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_system_id import (
     ensure_system_id,
@@ -400,11 +401,12 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_do
     find_runner,
     load_plain,
     mask_config_text,
+    normal_url,
     require_libraries,
 )
 
-ARGUMENT_SPEC = dict(
-    path=dict(type='path', default='/etc/gitlab-runner/config.toml'),
+# The options of one runner: of the module in the single form, of each item of runners in the list form.
+RUNNER_OPTIONS = dict(
     name=dict(type='str', required=True),
     url=dict(type='str', required=True),
     token=dict(type='str', no_log=True),
@@ -426,14 +428,31 @@ ARGUMENT_SPEC = dict(
     environment=dict(type='raw'),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     delete_runner=dict(type='bool', default=False),
+    # Not set in an item: the module's.
     ca_file=dict(type='path'),
-    validate_certs=dict(type='bool', default=True),
+    validate_certs=dict(type='bool'),
     proxy=dict(type='str'),
+)
+# How GitLab is reached: options of the module that an item of runners may set for itself.
+CONNECTION_OPTIONS = ('ca_file', 'validate_certs', 'proxy')
+WAYS_IN = ('token', 'registration_token', 'api_token')
+# Options of one runner that the list form takes in each item, never beside runners.
+SINGLE_FORM_OPTIONS = tuple(name for name in RUNNER_OPTIONS if name not in CONNECTION_OPTIONS)
+
+ARGUMENT_SPEC = dict(
+    dict((name, dict(spec, required=False)) for name, spec in RUNNER_OPTIONS.items()),
+    path=dict(type='path', default='/etc/gitlab-runner/config.toml'),
+    runners=dict(type='list', elements='dict', options=RUNNER_OPTIONS, mutually_exclusive=[WAYS_IN]),
+    validate_certs=dict(type='bool', default=True),
     timeout=dict(type='int', default=30),
     max_wait=dict(type='int', default=300),
     backup=dict(type='bool', default=False),
     validate_keys=dict(type='str', choices=['warn', 'error', 'ignore'], default='warn'),
 )
+
+
+class RunnerFailure(Exception):
+    """One runner of the list cannot be done: the message names it."""
 
 
 def read_config(path):
@@ -442,56 +461,209 @@ def read_config(path):
     return {} if content is None else load_plain(decode_config(content))
 
 
-def undo_on_gitlab(outcome):
+def undo_on_gitlab(outcomes):
     """Take back what was created on GitLab; the messages of what could not be."""
     failures = []
-    for undo in outcome.undo:
-        try:
-            undo()
-        except GitLabApiError as exc:
-            failures.append(to_native(exc))
+    for outcome in outcomes:
+        for undo in outcome.undo:
+            try:
+                undo()
+            except GitLabApiError as exc:
+                failures.append(to_native(exc))
     return failures
+
+
+def runner_options(params):
+    """The options of each runner: the module's (single form), or each item's with the module's connection."""
+    if params['runners'] is None:
+        return [params]
+    runners = []
+    for item in params['runners']:
+        options = dict(item)
+        for name in CONNECTION_OPTIONS:
+            if options[name] is None:
+                options[name] = params[name]
+        runners.append(options)
+    return runners
+
+
+def describe(options):
+    return 'runner %r at %s' % (options['name'], options['url'])
+
+
+def check_runners(runners, listed):
+    """Raise RegistrationError (naming the runner in the list form) for options that do not fit together."""
+    seen = {}
+    for options in runners:
+        try:
+            check_options(options)
+            environment_mapping(options['environment'])
+        except RegistrationError as exc:
+            raise RegistrationError('%s: %s' % (describe(options), exc) if listed else to_native(exc))
+        key = (options['name'], normal_url(options['url']))
+        if key in seen:
+            raise RegistrationError('runners has two items with name %r and url %s: config.toml holds one entry '
+                                    'for each; give each runner once' % key)
+        seen[key] = options
+
+
+class Clients:
+    """One GitLab client per instance and route: the runners of one GitLab share its waiting budget (max_wait)."""
+
+    def __init__(self, params):
+        self.params = params
+        self.clients = {}
+
+    def get(self, options):
+        key = (normal_url(options['url']), options['ca_file'], options['validate_certs'], options['proxy'])
+        if key not in self.clients:
+            self.clients[key] = GitLabClient(options['url'], timeout=self.params['timeout'], ca_file=options['ca_file'],
+                                             validate_certs=options['validate_certs'], proxy=options['proxy'],
+                                             max_wait=self.params['max_wait'])
+        return self.clients[key]
+
+
+class Runner:
+    """One runner of the run: its options, entry, client and, once done on GitLab, its outcome."""
+
+    def __init__(self, options, entry, select_url, client):
+        self.options = options
+        self.entry = entry
+        self.select_url = select_url
+        self.client = client
+        self.environment = environment_mapping(options['environment'])
+        self.outcome = None
+
+    @property
+    def present(self):
+        return self.options['state'] == 'present'
+
+    def planned_edit(self):
+        """The edit as far as it is known before GitLab is asked (for the dry run)."""
+        options = self.options
+        return RunnerEdit(name=options['name'], url=self.select_url, settings=entry_settings(None, options),
+                          environment=self.environment, state=options['state'])
+
+    def edit(self):
+        """The edit of config.toml once the outcome is known."""
+        options = self.options
+        if not self.present:
+            return RunnerEdit(name=options['name'], url=self.select_url, state='absent')
+        url_setting = None if self.select_url else options['url']
+        return RunnerEdit(name=options['name'], url=self.select_url,
+                          settings=entry_settings(self.outcome.fields, options, url_setting),
+                          environment=self.environment)
+
+    def result(self, entry, entry_changed):
+        """What the list form returns for this runner (no token: the entry is masked)."""
+        outcome = self.outcome
+        return dict(
+            name=self.options['name'],
+            url=self.options['url'],
+            state=self.options['state'],
+            changed=entry_changed or outcome.server_changed,
+            action=outcome.action,
+            runner_id=outcome.runner_id,
+            token_expires_at=expiry_text(outcome.expires_at),
+            settings_changes=outcome.settings_changes,
+            notes=outcome.notes,
+            runner=entry,
+        )
+
+
+def prepare(module, params, listed):
+    """The runners of the run with their entries, after every check that needs no call to GitLab.
+
+    Raises RegistrationError, GitLabApiError, TomlDocumentError, ValueError
+    or OSError before anything is done.
+    """
+    options_list = runner_options(params)
+    check_runners(options_list, listed)
+    clients = Clients(params)
+    runner_clients = [clients.get(options) for options in options_list]
+    data = read_config(params['path'])
+    selections = select_entries(data, [(options['name'], options['url']) for options in options_list], find_runner)
+    runners = [Runner(options, entry, select_url, client)
+               for options, (entry, select_url), client in zip(options_list, selections, runner_clients)]
+    # Refuse an unacceptable edit before anything happens on GitLab: bad
+    # options, and (one dry run of every runner's edit on the file as it
+    # is) wrong types and, with validate_keys=error, keys the runner does
+    # not know.
+    planned = [runner.planned_edit() for runner in runners]
+    for edit in planned:
+        edit.check()
+    if any(runner.present for runner in runners):
+        config_transform(planned, params['validate_keys'])(read_bytes(params['path']))
+    return runners
+
+
+def register_all(module, runners, system_id, listed):
+    """Do each runner's part on GitLab, in order; stop at the first that fails.
+
+    Returns the runners done and, when one failed, the RunnerFailure that
+    says which and why (the runners after it are not tried).
+    """
+    done = []
+    for runner in runners:
+        registrar = Registrar(runner.client, runner.options, system_id, check_mode=module.check_mode,
+                              remember_secret=module.no_log_values.add)
+        try:
+            runner.outcome = registrar.present(runner.entry) if runner.present else registrar.absent(runner.entry)
+        except (RegistrationError, GitLabApiError) as exc:
+            if not listed:
+                return done, RunnerFailure(to_native(exc))
+            return done, RunnerFailure(failure_message(runners, runner, done, exc, module.check_mode))
+        done.append(runner)
+    return done, None
+
+
+def names(runners):
+    return ', '.join(runner.options['name'] for runner in runners)
+
+
+def failure_message(runners, failed, done, exc, check_mode):
+    message = '%s: %s.' % (describe(failed.options), to_native(exc).rstrip('.'))
+    if done:
+        message += (' The %d runner%s before it (%s) %s config.toml.'
+                    % (len(done), '' if len(done) == 1 else 's', names(done),
+                       'would be written to' if check_mode else 'are written to'))
+    rest = runners[runners.index(failed) + 1:]
+    if rest:
+        message += ' The %d after it (%s) were not tried.' % (len(rest), names(rest))
+    return message
 
 
 def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[('token', 'registration_token', 'api_token')],
+        mutually_exclusive=[WAYS_IN] + [('runners', name) for name in SINGLE_FORM_OPTIONS],
+        required_one_of=[('name', 'runners')],
+        required_together=[('name', 'url')],
         supports_check_mode=True,
     )
     missing = require_libraries()
     if missing:
         module.fail_json(msg=missing_required_lib(missing), exception=TOMLKIT_IMPORT_ERROR)
     params = module.params
+    listed = params['runners'] is not None
     # Secrets in the settings, the environment and URLs (proxy passwords) stay
     # out of everything the module returns, its echo of the arguments included.
-    module.no_log_values.update(secret_values(
-        dict((key, params[key]) for key in ('settings', 'environment', 'url', 'proxy')), SECRET_KEYS))
+    for options in runner_options(params):
+        module.no_log_values.update(secret_values(
+            dict((key, options[key]) for key in ('settings', 'environment', 'url', 'proxy')), SECRET_KEYS))
     path = params['path']
-    failure = dict(action='none', system_id=None)
+    failure = dict(system_id=None) if listed else dict(action='none', system_id=None)
     try:
-        check_options(params)
-        environment = environment_mapping(params['environment'])
-        client = GitLabClient(params['url'], timeout=params['timeout'], ca_file=params['ca_file'],
-                              validate_certs=params['validate_certs'], proxy=params['proxy'],
-                              max_wait=params['max_wait'])
-        data = read_config(path)
-        entry, select_url = select_entry(data, params['name'], params['url'], find_runner)
-        # Refuse an unacceptable edit before anything happens on GitLab: bad
-        # options, and (a dry run on the file as it is) wrong types and, with
-        # validate_keys=error, keys the runner does not know.
-        planned = RunnerEdit(name=params['name'], url=select_url, settings=entry_settings(None, params),
-                             environment=environment, state=params['state'])
-        planned.check()
-        if params['state'] == 'present':
-            config_transform(planned, params['validate_keys'])(read_bytes(path))
+        runners = prepare(module, params, listed)
     except (RegistrationError, GitLabApiError, TomlDocumentError, ValueError, OSError) as exc:
         module.fail_json(msg=to_native(exc), **failure)
+    if not runners:
+        module.exit_json(changed=False, system_id=None, runners=[], unknown_keys=[])
 
     system_id = load_system_id(path)
     failure['system_id'] = system_id.value
     system_id_created = False
-    if params['state'] == 'present':
+    if any(runner.present for runner in runners):
         if module.check_mode:
             system_id_created = not system_id.saved
         else:
@@ -500,54 +672,62 @@ def main():
             except OSError as exc:
                 module.fail_json(msg='%s: %s' % (system_id.path, to_native(exc)), **failure)
 
-    registrar = Registrar(client, params, system_id, check_mode=module.check_mode,
-                          remember_secret=module.no_log_values.add)
-    try:
-        outcome = registrar.present(entry) if params['state'] == 'present' else registrar.absent(entry)
-    except (RegistrationError, GitLabApiError) as exc:
-        module.fail_json(msg=to_native(exc), changed=system_id_created, **failure)
+    done, registration_failure = register_all(module, runners, system_id, listed)
+    outcomes = [runner.outcome for runner in done]
+    server_changed = any(outcome.server_changed for outcome in outcomes)
+    if not done:
+        module.fail_json(msg=to_native(registration_failure), changed=system_id_created, **failure)
 
-    if params['state'] == 'present':
-        edit = RunnerEdit(name=params['name'], url=select_url,
-                          settings=entry_settings(outcome.fields, params, None if select_url else params['url']),
-                          environment=environment)
-    else:
-        edit = RunnerEdit(name=params['name'], url=select_url, state='absent')
+    # One edit of config.toml for every runner done, registrations before a
+    # failure included: what happened on GitLab is never lost.
     try:
         result = edit_file(
-            module, path, config_transform(edit, params['validate_keys']), create=True, default_mode='0600',
-            mask=lambda text: mask_config_text(text, known=tuple(module.no_log_values)), backup=params['backup'],
-            # The entry holds the runner's token from the first run on.
+            module, path, config_transform([runner.edit() for runner in done], params['validate_keys']),
+            create=True, default_mode='0600', backup=params['backup'],
+            mask=lambda text: mask_config_text(text, known=tuple(module.no_log_values)),
+            # The entries hold the runners' tokens from the first run on.
             holds_secret=lambda content: True,
         )
     except (TomlDocumentError, FileChangedError, ValueError, OSError) as exc:
         message = '%s: %s' % (path, to_native(exc))
-        if outcome.undo and not module.check_mode:
-            failures = undo_on_gitlab(outcome)
+        if any(outcome.undo for outcome in outcomes) and not module.check_mode:
+            failures = undo_on_gitlab(outcomes)
             message += ('; what was done on GitLab was taken back' if not failures else
                         '; taking back what was done on GitLab failed too: %s' % '; '.join(failures))
-        module.fail_json(msg=message, changed=system_id_created or outcome.server_changed, **failure)
+        if registration_failure is not None:
+            message = '%s Writing config.toml failed as well: %s' % (registration_failure, message)
+        module.fail_json(msg=message, changed=system_id_created or server_changed, **failure)
 
-    for after_write in outcome.after_write:
-        try:
-            after_write()
-        except GitLabApiError as exc:
-            module.warn('the entry is gone from config.toml, but a second removal on GitLab failed: %s'
-                        % to_native(exc))
+    # Every manager removal waits once for the runner to reread config.toml.
+    for outcome, exc in run_after_write(outcomes, done[0].client.sleep):
+        module.warn('the entry is gone from config.toml, but a second removal on GitLab failed: %s' % to_native(exc))
     for message in result.payload.unknown_key_messages:
         module.warn('config.toml key unknown to gitlab-runner: %s' % message)
-    returned = dict(
-        changed=result.changed or outcome.server_changed or system_id_created,
-        action=outcome.action,
-        runner_id=outcome.runner_id,
-        system_id=system_id.value,
-        token_expires_at=expiry_text(outcome.expires_at),
-        settings_changes=outcome.settings_changes,
-        runner=result.payload.runner,
-        unknown_keys=result.payload.unknown_keys,
-        notes=outcome.notes,
-    )
+    changed = result.changed or any(outcome.server_changed for outcome in outcomes) or system_id_created
+    if listed:
+        returned = dict(
+            changed=changed,
+            system_id=system_id.value,
+            runners=[runner.result(entry, entry_changed) for runner, entry, entry_changed
+                     in zip(done, result.payload.runners, result.payload.runner_changed)],
+            unknown_keys=result.payload.unknown_keys,
+        )
+    else:
+        outcome = outcomes[0]
+        returned = dict(
+            changed=changed,
+            action=outcome.action,
+            runner_id=outcome.runner_id,
+            system_id=system_id.value,
+            token_expires_at=expiry_text(outcome.expires_at),
+            settings_changes=outcome.settings_changes,
+            runner=result.payload.runner,
+            unknown_keys=result.payload.unknown_keys,
+            notes=outcome.notes,
+        )
     returned.update(result.file_returns())
+    if registration_failure is not None:
+        module.fail_json(msg=to_native(registration_failure), **returned)
     module.exit_json(**returned)
 
 
