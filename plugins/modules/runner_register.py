@@ -8,10 +8,11 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 module: runner_register
-short_description: Register a GitLab Runner through GitLab's REST API and write its config.toml entry
+short_description: Register GitLab Runners through GitLab's REST API and write their config.toml entries
 version_added: 1.0.0
 description:
-  - Registers one runner with GitLab through GitLab's REST API, from the managed host (through its proxy),
+  - Registers one runner (O(name), O(url) and the other options of one runner), or a host's whole list of runners
+    in one call (O(runners)), with GitLab through GitLab's REST API, from the managed host (through its proxy),
     without the C(gitlab-runner) command and without a token on any command line, and writes the runner's
     C([[runners]]) entry into C(config.toml) with the code of M(behindproxy.gitlab_runner.runner_config), so that
     comments, the other runners and the keys the runner writes itself stay as they are.
@@ -41,6 +42,15 @@ description:
     to 60 s - and never longer than O(max_wait) in all.
   - Tokens are never returned, shown in the diff or put into messages; every token learned from GitLab is
     masked in the module's output too.
+  - "With O(runners), config.toml is read once, every runner's edit is checked in one dry run before anything is
+    called on GitLab, GitLab is called for each runner in the order given (its API has no batch; a runner with a
+    working registration costs one C(POST /api/v4/runners/verify)), and all the entries are written in one atomic
+    write, with the lock and the re-read of a single run. The wait before the second removal of managers is made
+    once for all the runners that need it."
+  - "When a runner of O(runners) fails on GitLab (a refused token, a rate limit that does not end, ...), the runners
+    after it are not tried, the runners before it are written to config.toml all the same (a registration made on
+    GitLab is never lost), and the task fails with a message naming the runner, the reason, the runners written
+    and the runners not tried. The next run starts again from config.toml: what was written is not done again."
 author:
   - behindproxy developers (@behindproxy)
 extends_documentation_fragment:
@@ -70,14 +80,106 @@ options:
       - The C(name) of the C([[runners]]) entry, which only C(config.toml) knows.
       - An entry with this name and no C(url) yet (for example made by M(behindproxy.gitlab_runner.runner_config)
         before the registration) is completed instead of a second one being added.
+      - Required, with O(url), unless O(runners) is given; mutually exclusive with O(runners).
     type: str
-    required: true
   url:
     description:
       - The GitLab instance, for example V(https://gitlab.example.com/). Requests go to its C(/api/v4/).
       - Also selects the entry together with O(name) (a trailing slash does not matter).
+      - Required with O(name).
     type: str
-    required: true
+  runners:
+    description:
+      - A host's whole list of runners, registered and written in one call (see the description). Each item takes
+        the options of one runner; they are checked like the module's own.
+      - Mutually exclusive with O(name) and the other options of one runner (O(url), O(token), O(settings), ...).
+        O(path), O(timeout), O(max_wait), O(backup) and O(validate_keys) are the module's, for all the runners,
+        O(proxy), O(ca_file) and O(validate_certs) are the module's for the items that do not set them.
+      - Two items with the same name and URL are an error. An empty list does nothing.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The C(name) of the runner's C([[runners]]) entry, as O(name).
+        type: str
+        required: true
+      url:
+        description: The GitLab instance, as O(url).
+        type: str
+        required: true
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
+      token:
+        description: As O(token). Mutually exclusive with O(runners[].registration_token) and O(runners[].api_token).
+        type: str
+      registration_token:
+        description: As O(registration_token).
+        type: str
+      api_token:
+        description: As O(api_token).
+        type: str
+      runner_type:
+        description: As O(runner_type).
+        type: str
+        choices: [instance_type, group_type, project_type]
+      group_id:
+        description: As O(group_id).
+        type: int
+      project_id:
+        description: As O(project_id).
+        type: int
+      description:
+        description: As O(description).
+        type: str
+      tags:
+        description: As O(tags).
+        type: list
+        elements: str
+      run_untagged:
+        description: As O(run_untagged).
+        type: bool
+      locked:
+        description: As O(locked).
+        type: bool
+      paused:
+        description: As O(paused).
+        type: bool
+      access_level:
+        description: As O(access_level).
+        type: str
+        choices: [not_protected, ref_protected]
+      maximum_timeout:
+        description: As O(maximum_timeout).
+        type: int
+      maintenance_note:
+        description: As O(maintenance_note).
+        type: str
+      executor:
+        description: As O(executor).
+        type: str
+        default: docker
+      settings:
+        description: As O(settings).
+        type: dict
+      environment:
+        description: As O(environment).
+        type: raw
+      delete_runner:
+        description: As O(delete_runner).
+        type: bool
+        default: false
+      ca_file:
+        description: As O(ca_file); the module's when not set.
+        type: path
+      validate_certs:
+        description: As O(validate_certs); the module's when not set.
+        type: bool
+      proxy:
+        description: As O(proxy); the module's when not set.
+        type: str
   token:
     description:
       - A runner authentication token (C(glrt-...)), made in GitLab for a runner whose settings GitLab holds.
@@ -208,6 +310,7 @@ options:
     description:
       - Most seconds to spend waiting, in all, for rate limits and retries. A wait that would go beyond fails at
         once, naming the time to try again.
+      - With O(runners), the runners that reach one GitLab instance the same way share this budget.
     type: int
     default: 300
   backup:
@@ -281,6 +384,31 @@ EXAMPLES = r'''
     url: https://gitlab.example.com/
     state: absent
 
+- name: Register every runner of this host in one task
+  behindproxy.gitlab_runner.runner_register:
+    proxy: http://172.17.0.1:3128
+    runners:
+      - name: docker-1
+        url: https://gitlab.example.com/
+        token: "{{ vault_runner_token_docker_1 }}"
+        settings:
+          docker:
+            image: alpine:3.20
+      - name: docker-2
+        url: https://gitlab.example.com/
+        api_token: "{{ vault_gitlab_runner_admin_token }}"
+        runner_type: instance_type
+        tags: [docker]
+      - name: retired
+        url: https://gitlab.example.com/
+        state: absent
+  register: registered
+  no_log: true
+
+- name: Say what was done to each runner
+  ansible.builtin.debug:
+    msg: "{{ registered.runners | map(attribute='name') | zip(registered.runners | map(attribute='action')) }}"
+
 - name: Delete the runner in GitLab altogether
   behindproxy.gitlab_runner.runner_register:
     name: docker-2
@@ -298,14 +426,65 @@ action:
       V(registered) - a legacy registration; V(created) - O(api_token) created the runner; V(updated) - its
       server-side settings were changed; V(unregistered) - the runner or this host's manager was removed, or
       the entry.
-  returned: always
+  returned: without O(runners)
   type: str
   sample: verified
 runner_id:
   description: The runner's id in GitLab; null when it is not known (in check mode before a registration).
-  returned: always
+  returned: without O(runners)
   type: int
   sample: 42
+runners:
+  description:
+    - With O(runners), what was done for each runner, in the order given; when the task fails on a runner, the
+      runners before it (the ones written to config.toml).
+    - No token is returned, the entry is masked like RV(runner).
+  returned: with O(runners)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The runner's name.
+      type: str
+    url:
+      description: Its GitLab URL.
+      type: str
+    state:
+      description: V(present) or V(absent).
+      type: str
+    changed:
+      description: Whether its entry or anything on GitLab changed (or would change, in check mode).
+      type: bool
+    action:
+      description: As RV(action).
+      type: str
+    runner_id:
+      description: As RV(runner_id).
+      type: int
+    token_expires_at:
+      description: As RV(token_expires_at).
+      type: str
+    settings_changes:
+      description: As RV(settings_changes).
+      type: dict
+    notes:
+      description: As RV(notes).
+      type: list
+      elements: str
+    runner:
+      description: As RV(runner).
+      type: dict
+  sample:
+    - name: docker-1
+      url: https://gitlab.example.com/
+      state: present
+      changed: true
+      action: verified
+      runner_id: 42
+      token_expires_at: null
+      settings_changes: {}
+      notes: []
+      runner: {name: docker-1, url: 'https://gitlab.example.com/', id: 42, token: '********', executor: docker}
 system_id:
   description: This host's system id, as the runner reads it from C(.runner_system_id).
   returned: always
@@ -313,12 +492,12 @@ system_id:
   sample: s_0123456789ab
 token_expires_at:
   description: When the runner's token expires (ISO 8601); null when it does not or it is not known.
-  returned: always
+  returned: without O(runners)
   type: str
   sample: '2026-03-01T12:00:00Z'
 settings_changes:
   description: The server-side settings that differed and were (or would be) set, each with C(before) and C(after).
-  returned: always
+  returned: without O(runners)
   type: dict
   sample:
     tag_list:
@@ -327,7 +506,7 @@ settings_changes:
 runner:
   description: The runner's C([[runners]]) entry after the run, tokens masked, dates as ISO 8601 text; empty for
     O(state=absent).
-  returned: always
+  returned: without O(runners)
   type: dict
   sample:
     name: docker-1
@@ -336,14 +515,14 @@ runner:
     token: '********'
     executor: docker
 unknown_keys:
-  description: Keys the entry gets that gitlab-runner does not know (a warning is shown for each).
+  description: Keys the entries get that gitlab-runner does not know (a warning is shown for each).
   returned: always
   type: list
   elements: str
   sample: ['runners[0].docker.imgae']
 notes:
   description: What the module found on the way, for example that the runner had rotated its token.
-  returned: always
+  returned: without O(runners)
   type: list
   elements: str
   sample: ['the token option is refused but the token in config.toml works for runner 42: kept (the runner rotated its token)']
@@ -621,15 +800,22 @@ def names(runners):
     return ', '.join(runner.options['name'] for runner in runners)
 
 
+def counted(runners, verb_one, verb_more):
+    """'the 1 runner ... is' or 'the 3 runners ... are', with their names."""
+    if len(runners) == 1:
+        return '1 runner', '(%s) %s' % (names(runners), verb_one)
+    return '%d runners' % len(runners), '(%s) %s' % (names(runners), verb_more)
+
+
 def failure_message(runners, failed, done, exc, check_mode):
     message = '%s: %s.' % (describe(failed.options), to_native(exc).rstrip('.'))
     if done:
-        message += (' The %d runner%s before it (%s) %s config.toml.'
-                    % (len(done), '' if len(done) == 1 else 's', names(done),
-                       'would be written to' if check_mode else 'are written to'))
-    rest = runners[runners.index(failed) + 1:]
-    if rest:
-        message += ' The %d after it (%s) were not tried.' % (len(rest), names(rest))
+        number, rest = counted(done, *(('would be', 'would be') if check_mode else ('is', 'are')))
+        message += ' The %s before it %s written to config.toml.' % (number, rest)
+    after = runners[runners.index(failed) + 1:]
+    if after:
+        number, rest = counted(after, 'was', 'were')
+        message += ' The %s after it %s not tried.' % (number, rest)
     return message
 
 
