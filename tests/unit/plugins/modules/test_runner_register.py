@@ -29,6 +29,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.behindproxy.gitlab_runner.plugins.filter.gitlab_runner import gitlab_runner_entries
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _gitlab_api
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _safe_write as runner_register_safe_write
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules import runner_register
@@ -1047,3 +1048,27 @@ def test_secrets_in_the_items_settings_are_masked_in_the_diff_and_the_result(lab
     printed = json.dumps(result)
     assert 'c2VjcmV0LWF1dGg=' not in printed and token not in printed
     assert 'DOCKER_AUTH_CONFIG=********' in result['diff']['after']
+
+
+def test_the_roles_entries_filter_output_is_what_the_list_form_takes(lab, register_all):
+    dummy, token = lab.new_runner()
+    inventory = [dict(name='docker-1', url=lab.url, token=token, settings={'docker': {'image': 'alpine:3.20'}}),
+                 dict(name='legacy', url=lab.url, registration_token=REGISTRATION_TOKEN, tags=['dind'])]
+    additions = {'legacy': {'no_proxy': ['docker'], 'services': [{'name': 'docker:27-dind', 'alias': 'docker'}],
+                            'settings': {'docker': {'privileged': True}}, 'pre_build_script': 'echo dind'}}
+    proxy_environment = {'HTTP_PROXY': '', 'http_proxy': '', 'NO_PROXY': 'localhost', 'no_proxy': 'localhost'}
+    runners = gitlab_runner_entries(inventory, environment=proxy_environment, compose_project_name='ci-${CI_JOB_ID}',
+                                    runner_version='17.11.0', additions=additions)
+    result, failed, dummy = register_all(runners)
+    assert not failed, result
+    entries = {entry['name']: entry for entry in tomllib.loads(lab.config.read_text())['runners']}
+    assert 'NO_PROXY=localhost,docker' in entries['legacy']['environment']
+    assert entries['legacy']['docker'] == {'privileged': True, 'services': [{'name': 'docker:27-dind', 'alias': 'docker'}]}
+    assert entries['legacy']['pre_build_script'] == 'echo dind'
+    assert entries['docker-1']['pre_get_sources_script'].startswith('git config --global http.proxy')
+    assert 'COMPOSE_PROJECT_NAME=ci-${CI_JOB_ID}' in entries['docker-1']['environment']
+
+    result, failed, dummy = register_all(gitlab_runner_entries(inventory, environment=proxy_environment,
+                                                               compose_project_name='ci-${CI_JOB_ID}',
+                                                               runner_version='17.11.0', additions=additions))
+    assert not failed and not result['changed']
