@@ -36,6 +36,7 @@ import ipaddress
 import json
 import os
 import random
+import threading
 import time
 import urllib.parse
 
@@ -318,7 +319,11 @@ class GitLabClient:
         self.random_fraction = random_fraction or self.default_random_fraction
         self.proxy = choose_proxy(self.base_url + '/', proxy, environ)
         self.waited = 0.0
-        self._ssl_context = make_context(cafile=ca_file, validate_certs=validate_certs)
+        self._waiting = threading.Lock()
+        # Loading the system's CA bundle is the slow part of a client: only
+        # an https URL needs it.
+        self._ssl_context = (make_context(cafile=ca_file, validate_certs=validate_certs)
+                             if parts.scheme == 'https' else None)
 
     def describe_route(self):
         """How requests travel, for messages: direct or through the proxy (its password masked)."""
@@ -362,11 +367,13 @@ class GitLabClient:
                                      % (attempt, what), response.status, response.message)
             now = self.clock()
             wait, reason = retry_wait(response, now, backoff)
-            if self.waited + wait > self.max_wait:
-                raise RateLimitError(
-                    '%s; GitLab asks to wait %.1f s (%s), which would make %.1f s of waiting in all, more than '
-                    'max_wait (%s s): retry after %s' % (what, wait, reason, self.waited + wait, self.max_wait,
-                                                         format_utc(now + wait)),
-                    response.status, response.message)
-            self.waited += wait
+            # Calls may run in several threads (runner_register's verifications): they share the budget.
+            with self._waiting:
+                if self.waited + wait > self.max_wait:
+                    raise RateLimitError(
+                        '%s; GitLab asks to wait %.1f s (%s), which would make %.1f s of waiting in all, more than '
+                        'max_wait (%s s): retry after %s' % (what, wait, reason, self.waited + wait, self.max_wait,
+                                                             format_utc(now + wait)),
+                        response.status, response.message)
+                self.waited += wait
             self.sleep(wait)

@@ -31,6 +31,7 @@ at once (the module's no_log values).
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import platform
 
@@ -282,6 +283,8 @@ class Registrar:
         self.check_mode = check_mode
         self.remember_secret = remember_secret or (lambda secret: None)
         self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        # A verification of the entry's token made beforehand (verify_entries): a Future.
+        self.entry_verification = None
 
     # ------------------------------------------------------------ calls
 
@@ -412,7 +415,17 @@ class Registrar:
         return self._present_with_api_token(entry, entry_token)
 
     def _verify_entry(self, entry_token):
+        if self.entry_verification is not None:
+            # Its answer, or what it raised.
+            return self.entry_verification.result()
         return self.verify(entry_token, 'the token in config.toml')
+
+    def entry_token_to_verify(self, entry):
+        """The token of ``entry`` that present() will verify first, or None."""
+        token = self._entry_token(entry)
+        if token and self.options['state'] == 'present' and self.can_verify():
+            return token
+        return None
 
     def _present_with_token(self, entry, entry_token):
         outcome = Outcome()
@@ -602,6 +615,29 @@ class Registrar:
             outcome.server_changed = True
             outcome.notes.append('DELETE %s%s again after the runner reread config.toml: it had polled in between'
                                  % (API_PREFIX, endpoint))
+
+
+# How many verifications of config.toml's tokens are under way at once.
+VERIFY_AT_ONCE = 4
+
+
+def verify_entries(registrars_and_entries, at_once=VERIFY_AT_ONCE):
+    """Verify the tokens config.toml holds for present runners, a few at a time, ahead of present().
+
+    On a host whose runners are registered this is all a run asks GitLab -
+    one POST /runners/verify per runner - and the answers come in parallel
+    instead of one after the other. Each registrar's present() takes its
+    answer (or raises what the verification raised) in its turn, so that
+    the runners are still decided, and fail, in the order given. Returns
+    the executor, to shut down once present() has been called for all.
+    """
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=at_once)
+    for registrar, entry in registrars_and_entries:
+        token = registrar.entry_token_to_verify(entry)
+        if token:
+            registrar.remember_secret(token)
+            registrar.entry_verification = executor.submit(registrar.verify, token, 'the token in config.toml')
+    return executor
 
 
 def run_after_write(outcomes, sleep):

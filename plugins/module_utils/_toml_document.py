@@ -14,7 +14,6 @@ may reach the disk.
 
 from __future__ import annotations
 
-import copy
 import datetime
 import json
 import math
@@ -174,12 +173,25 @@ def decode_config(raw):
         raise TomlDocumentError('the file is not valid UTF-8 (byte %d): %s' % (exc.start, exc.reason))
 
 
+# The last text parsed and its data: a run reads config.toml, checks its
+# edit and makes it, each from the same text.
+_LAST_PARSED = [None, None]
+
+
 def load_plain(text, what='the file'):
-    """Parse with tomllib, the strict TOML 1.0 parser: the data, or an error with line and column."""
+    """Parse with tomllib, the strict TOML 1.0 parser: the data, or an error with line and column.
+
+    The same text twice in a row gives the same data object: callers never
+    change it (apply_plain edits a copy).
+    """
+    if _LAST_PARSED[0] is not None and _LAST_PARSED[0] == text:
+        return _LAST_PARSED[1]
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TomlDocumentError('%s is not valid TOML: %s' % (what, exc))
+    _LAST_PARSED[:] = [text, data]
+    return data
 
 
 def parse_config(text):
@@ -402,7 +414,7 @@ def _apply_plain_edit(data, edit, touched):
         before = None
     else:
         runner = runners[index]
-        before = copy.deepcopy(runner)
+        before = _plain(runner)
     touched.add(id(runner))
     merge_plain(runner, edit.settings)
     if edit.environment:
@@ -422,7 +434,7 @@ def apply_plain(data, edits):
     Returns (new data, one EditStep per edit). Two edits that select the same
     entry are an error: each runner is edited once.
     """
-    data = copy.deepcopy(data)
+    data = _plain(data)
     touched = set()
     return data, [_apply_plain_edit(data, edit, touched) for edit in edits]
 
@@ -575,17 +587,30 @@ class ConfigEditResult:
     """Outcome of edit_config_text: the new text and what the module returns.
 
     ``runners`` holds one entry per edit (masked; {} for an edit without a
-    name or with state=absent) and ``runner`` the first of them;
-    ``runner_changed`` tells, per edit, whether its entry changed.
+    name or with state=absent) and ``runner`` the first of them, both made
+    when first asked for; ``runner_changed`` tells, per edit, whether its
+    entry changed.
     """
 
-    def __init__(self, text, runners, runner_changed, unknown, messages):
+    def __init__(self, text, data, runner_indexes, runner_changed, unknown, messages):
         self.text = text
-        self.runners = runners
-        self.runner = runners[0] if runners else {}
+        self._data = data
+        self._runner_indexes = runner_indexes
+        self._runners = None
         self.runner_changed = runner_changed
         self.unknown_keys = unknown
         self.unknown_key_messages = messages
+
+    @property
+    def runners(self):
+        if self._runners is None:
+            self._runners = [mask_config_value(self._data['runners'][index]) if index is not None else {}
+                             for index in self._runner_indexes]
+        return self._runners
+
+    @property
+    def runner(self):
+        return self.runners[0] if self._runner_indexes else {}
 
 
 def _present(value):
@@ -668,12 +693,11 @@ def edit_config_text(text, edit):
     # edits made (which equals ``after``).
     place = dict((id(entry), index) for index, entry in enumerate(expected.get('runners', [])))
     indexes = [place.get(id(step.entry)) if step.entry is not None else None for step in steps]
-    runners = [mask_config_value(after['runners'][index]) if index is not None else {} for index in indexes]
     written = written_keys(edits, indexes)
     names = dict((index, edit.name) for edit, index in zip(edits, indexes) if index is not None)
     if had_bom:
         new_text = UTF8_BOM + new_text
-    result = ConfigEditResult(new_text, runners, [step.changed for step in steps], unknown_keys(written),
+    result = ConfigEditResult(new_text, after, indexes, [step.changed for step in steps], unknown_keys(written),
                               _naming_runners(unknown_key_messages(written), names))
     result.type_error_messages = _naming_runners(type_error_messages(written, SECRET_KEYS), names)
     return result

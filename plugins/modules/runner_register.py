@@ -44,13 +44,15 @@ description:
     masked in the module's output too.
   - "With O(runners), config.toml is read once, every runner's edit is checked in one dry run before anything is
     called on GitLab, GitLab is called for each runner in the order given (its API has no batch; a runner with a
-    working registration costs one C(POST /api/v4/runners/verify)), and all the entries are written in one atomic
-    write, with the lock and the re-read of a single run. The wait before the second removal of managers is made
-    once for all the runners that need it."
+    working registration costs one C(POST /api/v4/runners/verify), and these verifications, which only confirm the
+    entries, are made four at a time ahead of the rest), and all the entries are written in one atomic write, with the lock
+    and the re-read of a single run. The wait before the second removal of managers is made once for all the
+    runners that need it."
   - "When a runner of O(runners) fails on GitLab (a refused token, a rate limit that does not end, ...), the runners
-    after it are not tried, the runners before it are written to config.toml all the same (a registration made on
-    GitLab is never lost), and the task fails with a message naming the runner, the reason, the runners written
-    and the runners not tried. The next run starts again from config.toml: what was written is not done again."
+    after it are left as they are (nothing registered, created, changed or removed for them, their entries
+    untouched), the runners before it are written to config.toml all the same (a registration made on GitLab is
+    never lost), and the task fails with a message naming the runner, the reason, the runners written and the
+    runners left as they are. The next run starts again from config.toml: what was written is not done again."
 author:
   - behindproxy developers (@behindproxy)
 extends_documentation_fragment:
@@ -438,7 +440,7 @@ runners:
   description:
     - With O(runners), what was done for each runner, in the order given; when the task fails on a runner, the
       runners before it (the ones written to config.toml).
-    - No token is returned, the entry is masked like RV(runner).
+    - No token, and not the entry (100 entries make a large result): the diff shows the file.
   returned: with O(runners)
   type: list
   elements: dict
@@ -471,9 +473,6 @@ runners:
       description: As RV(notes).
       type: list
       elements: str
-    runner:
-      description: As RV(runner).
-      type: dict
   sample:
     - name: docker-1
       url: https://gitlab.example.com/
@@ -484,7 +483,6 @@ runners:
       token_expires_at: null
       settings_changes: {}
       notes: []
-      runner: {name: docker-1, url: 'https://gitlab.example.com/', id: 42, token: '********', executor: docker}
 system_id:
   description: This host's system id, as the runner reads it from C(.runner_system_id).
   returned: always
@@ -560,6 +558,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_
     expiry_text,
     run_after_write,
     select_entries,
+    verify_entries,
 )
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_system_id import (
     ensure_system_id,
@@ -733,8 +732,8 @@ class Runner:
                           settings=entry_settings(self.outcome.fields, options, url_setting),
                           environment=self.environment)
 
-    def result(self, entry, entry_changed):
-        """What the list form returns for this runner (no token: the entry is masked)."""
+    def result(self, entry_changed):
+        """What the list form returns for this runner: no token, and not the entry (the diff shows the file)."""
         outcome = self.outcome
         return dict(
             name=self.options['name'],
@@ -746,7 +745,6 @@ class Runner:
             token_expires_at=expiry_text(outcome.expires_at),
             settings_changes=outcome.settings_changes,
             notes=outcome.notes,
-            runner=entry,
         )
 
 
@@ -779,20 +777,26 @@ def prepare(module, params, listed):
 def register_all(module, runners, system_id, listed):
     """Do each runner's part on GitLab, in order; stop at the first that fails.
 
-    Returns the runners done and, when one failed, the RunnerFailure that
-    says which and why (the runners after it are not tried).
+    The tokens config.toml holds are verified beforehand, a few at a time
+    (verify_entries). Returns the runners done and, when one failed, the
+    RunnerFailure that says which and why (the runners after it are not
+    registered, created or removed).
     """
+    registrars = [Registrar(runner.client, runner.options, system_id, check_mode=module.check_mode,
+                            remember_secret=module.no_log_values.add) for runner in runners]
+    verifying = verify_entries(zip(registrars, [runner.entry for runner in runners]))
     done = []
-    for runner in runners:
-        registrar = Registrar(runner.client, runner.options, system_id, check_mode=module.check_mode,
-                              remember_secret=module.no_log_values.add)
-        try:
-            runner.outcome = registrar.present(runner.entry) if runner.present else registrar.absent(runner.entry)
-        except (RegistrationError, GitLabApiError) as exc:
-            if not listed:
-                return done, RunnerFailure(to_native(exc))
-            return done, RunnerFailure(failure_message(runners, runner, done, exc, module.check_mode))
-        done.append(runner)
+    try:
+        for runner, registrar in zip(runners, registrars):
+            try:
+                runner.outcome = registrar.present(runner.entry) if runner.present else registrar.absent(runner.entry)
+            except (RegistrationError, GitLabApiError) as exc:
+                if not listed:
+                    return done, RunnerFailure(to_native(exc))
+                return done, RunnerFailure(failure_message(runners, runner, done, exc, module.check_mode))
+            done.append(runner)
+    finally:
+        verifying.shutdown(wait=True)
     return done, None
 
 
@@ -814,8 +818,8 @@ def failure_message(runners, failed, done, exc, check_mode):
         message += ' The %s before it %s written to config.toml.' % (number, rest)
     after = runners[runners.index(failed) + 1:]
     if after:
-        number, rest = counted(after, 'was', 'were')
-        message += ' The %s after it %s not tried.' % (number, rest)
+        number, rest = counted(after, 'is', 'are')
+        message += ' The %s after it %s left as %s.' % (number, rest, 'it is' if len(after) == 1 else 'they are')
     return message
 
 
@@ -894,8 +898,7 @@ def main():
         returned = dict(
             changed=changed,
             system_id=system_id.value,
-            runners=[runner.result(entry, entry_changed) for runner, entry, entry_changed
-                     in zip(done, result.payload.runners, result.payload.runner_changed)],
+            runners=[runner.result(entry_changed) for runner, entry_changed in zip(done, result.payload.runner_changed)],
             unknown_keys=result.payload.unknown_keys,
         )
     else:

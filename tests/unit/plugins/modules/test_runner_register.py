@@ -23,6 +23,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 
 import pytest
@@ -30,8 +31,9 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.filter.gitlab_runner import gitlab_runner_entries
-from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _gitlab_api
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _gitlab_api, _http
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _safe_write as runner_register_safe_write
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_registration import VERIFY_AT_ONCE
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules import runner_register
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules.runner_register import main
 
@@ -868,7 +870,7 @@ def test_a_list_registers_each_way_in_with_one_write_then_changes_nothing(lab, r
     assert [(runner['name'], runner['action'], runner['changed']) for runner in result['runners']] == [
         ('by-token', 'verified', True), ('by-registration', 'registered', True), ('by-api', 'created', True)]
     assert result['runners'][0]['runner_id'] == runner_id
-    assert all(runner['runner']['token'] == '********' for runner in result['runners'])
+    assert all('runner' not in runner for runner in result['runners'])
     assert lab.requests() == [('POST', '/api/v4/runners/verify'), ('POST', '/api/v4/runners'),
                               ('POST', '/api/v4/user/runners'), ('POST', '/api/v4/runners/verify')]
     entries = {entry['name']: entry for entry in tomllib.loads(lab.config.read_text())['runners']}
@@ -912,7 +914,7 @@ def test_a_runner_that_fails_after_another_was_created_leaves_the_first_in_confi
     assert result['msg'].startswith("runner 'refused' at %s: POST /api/v4/runners/verify refused the token option"
                                     % lab.url)
     assert "The 1 runner before it (created-first) is written to config.toml" in result['msg']
-    assert 'The 1 runner after it (not-tried) was not tried' in result['msg']
+    assert 'The 1 runner after it (not-tried) is left as it is' in result['msg']
     assert 'glrt-never-issued' not in result['msg']
     assert result['changed'] is True
     created = result['runners']
@@ -1072,3 +1074,48 @@ def test_the_roles_entries_filter_output_is_what_the_list_form_takes(lab, regist
                                                                compose_project_name='ci-${CI_JOB_ID}',
                                                                runner_version='17.11.0', additions=additions))
     assert not failed and not result['changed']
+
+
+def test_the_tokens_config_toml_holds_are_verified_a_few_at_a_time(lab, register_all, monkeypatch):
+    runners = [dict(name='docker-%d' % index, token=lab.new_runner()[1]) for index in range(8)]
+    register_all(runners)
+    lock, in_flight, most = threading.Lock(), [0], [0]
+    request = _http.request
+
+    def slow_request(*args, **kwargs):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05)
+            return request(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+    monkeypatch.setattr(_http, 'request', slow_request)
+    lab.requests()
+    result, failed, dummy = register_all(runners)
+    assert not failed and not result['changed']
+    assert lab.requests() == [('POST', '/api/v4/runners/verify')] * 8
+    assert 1 < most[0] <= VERIFY_AT_ONCE
+
+
+def test_a_verification_that_fails_is_reported_in_its_turn(lab, register_all, monkeypatch):
+    made = [lab.new_runner() for dummy in range(3)]
+    runners = [dict(name='docker-%d' % index, token=token, settings={'limit': 1})
+               for index, (dummy, token) in enumerate(made)]
+    register_all(runners)
+    verify = lab.gitlab.verify
+
+    def orphaned_second(body):
+        if body.get('token') == made[1][1]:
+            raise fakegitlab.ApiError(422, '422 Unprocessable Entity - Runner is orphaned')
+        return verify(body)
+    monkeypatch.setattr(lab.gitlab, 'verify', orphaned_second)
+    changed = [dict(runner, settings={'limit': 2}) for runner in runners]
+    result, failed, dummy = register_all(changed)
+    assert failed
+    assert result['msg'].startswith("runner 'docker-1' at %s: POST /api/v4/runners/verify answered 422" % lab.url)
+    assert 'orphaned' in result['msg'] and 'The 1 runner after it (docker-2) is left as it is' in result['msg']
+    assert [entry['limit'] for entry in tomllib.loads(lab.config.read_text())['runners']] == [2, 1, 1]
+    assert [(runner['name'], runner['changed']) for runner in result['runners']] == [('docker-0', True)]
