@@ -40,8 +40,6 @@ import threading
 import time
 import urllib.parse
 
-from ansible.module_utils.urls import make_context
-
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _http
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import mask_url_userinfo
 
@@ -291,6 +289,18 @@ def choose_proxy(url, proxy=None, environ=None):
     return _normal_proxy(proxy)
 
 
+def _tls_context(ca_file, validate_certs):
+    """The TLS context of an https GitLab.
+
+    Imported and made here, for https URLs only: Ansible's urls module
+    (which imports cryptography) and the system's CA bundle are the slow part
+    of a run of runner_register against an http GitLab, a quarter of its
+    start.
+    """
+    from ansible.module_utils.urls import make_context
+    return make_context(cafile=ca_file, validate_certs=validate_certs)
+
+
 # --------------------------------------------------------------- client
 
 class GitLabClient:
@@ -320,10 +330,7 @@ class GitLabClient:
         self.proxy = choose_proxy(self.base_url + '/', proxy, environ)
         self.waited = 0.0
         self._waiting = threading.Lock()
-        # Loading the system's CA bundle is the slow part of a client: only
-        # an https URL needs it.
-        self._ssl_context = (make_context(cafile=ca_file, validate_certs=validate_certs)
-                             if parts.scheme == 'https' else None)
+        self._ssl_context = _tls_context(ca_file, validate_certs) if parts.scheme == 'https' else None
 
     def describe_route(self):
         """How requests travel, for messages: direct or through the proxy (its password masked)."""

@@ -842,7 +842,7 @@ def main():
         module.no_log_values.update(secret_values(
             dict((key, options[key]) for key in ('settings', 'environment', 'url', 'proxy')), SECRET_KEYS))
     path = params['path']
-    failure = dict(system_id=None) if listed else dict(action='none', system_id=None)
+    failure = dict(system_id=None, runners=[]) if listed else dict(action='none', system_id=None)
     try:
         runners = prepare(module, params, listed)
     except (RegistrationError, GitLabApiError, TomlDocumentError, ValueError, OSError) as exc:
