@@ -26,13 +26,13 @@ LAB_LOCK := /tmp/behindproxy-lab.lock
 # Scenarios run by `make molecule`, in this order.
 SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner
 
-.PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench
+.PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench bench-role
 
 help:
 	@echo "make demo        bring up the lab and show what works"
 	@echo "make test        everything CI runs: lint, sanity, unit, molecule"
 	@echo "make setup       create .venv with the pinned tools (requirements.txt)"
-	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | bench | clean"
+	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | bench | bench-role | clean"
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) host-packages
 
@@ -101,6 +101,12 @@ test: setup
 bench: setup $(DEBIAN_TOMLKIT_VENV)/.installed
 	python benchmarks/runner_config.py
 	"$(DEBIAN_TOMLKIT_VENV)/bin/python" benchmarks/runner_config.py
+
+# The gitlab_runner role's runner tasks against one lineinfile per setting per
+# runner, 1, 10 and 100 runners on localhost against the fake GitLab; long
+# (the lineinfile side runs some 2,500 tasks a round), so not part of bench.
+bench-role: setup $(DEBIAN_TOMLKIT_VENV)/.installed
+	python benchmarks/gitlab_runner_role.py
 
 demo: image
 	flock "$(LAB_LOCK)" tests/tools/demo

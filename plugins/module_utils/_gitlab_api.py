@@ -36,10 +36,9 @@ import ipaddress
 import json
 import os
 import random
+import threading
 import time
 import urllib.parse
-
-from ansible.module_utils.urls import make_context
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _http
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import mask_url_userinfo
@@ -290,6 +289,18 @@ def choose_proxy(url, proxy=None, environ=None):
     return _normal_proxy(proxy)
 
 
+def _tls_context(ca_file, validate_certs):
+    """The TLS context of an https GitLab.
+
+    Imported and made here, for https URLs only: Ansible's urls module
+    (which imports cryptography) and the system's CA bundle are the slow part
+    of a run of runner_register against an http GitLab, a quarter of its
+    start.
+    """
+    from ansible.module_utils.urls import make_context
+    return make_context(cafile=ca_file, validate_certs=validate_certs)
+
+
 # --------------------------------------------------------------- client
 
 class GitLabClient:
@@ -318,7 +329,8 @@ class GitLabClient:
         self.random_fraction = random_fraction or self.default_random_fraction
         self.proxy = choose_proxy(self.base_url + '/', proxy, environ)
         self.waited = 0.0
-        self._ssl_context = make_context(cafile=ca_file, validate_certs=validate_certs)
+        self._waiting = threading.Lock()
+        self._ssl_context = _tls_context(ca_file, validate_certs) if parts.scheme == 'https' else None
 
     def describe_route(self):
         """How requests travel, for messages: direct or through the proxy (its password masked)."""
@@ -362,11 +374,13 @@ class GitLabClient:
                                      % (attempt, what), response.status, response.message)
             now = self.clock()
             wait, reason = retry_wait(response, now, backoff)
-            if self.waited + wait > self.max_wait:
-                raise RateLimitError(
-                    '%s; GitLab asks to wait %.1f s (%s), which would make %.1f s of waiting in all, more than '
-                    'max_wait (%s s): retry after %s' % (what, wait, reason, self.waited + wait, self.max_wait,
-                                                         format_utc(now + wait)),
-                    response.status, response.message)
-            self.waited += wait
+            # Calls may run in several threads (runner_register's verifications): they share the budget.
+            with self._waiting:
+                if self.waited + wait > self.max_wait:
+                    raise RateLimitError(
+                        '%s; GitLab asks to wait %.1f s (%s), which would make %.1f s of waiting in all, more than '
+                        'max_wait (%s s): retry after %s' % (what, wait, reason, self.waited + wait, self.max_wait,
+                                                             format_utc(now + wait)),
+                        response.status, response.message)
+                self.waited += wait
             self.sleep(wait)

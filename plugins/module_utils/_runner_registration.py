@@ -31,6 +31,7 @@ at once (the module's no_log values).
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import platform
 
@@ -282,6 +283,8 @@ class Registrar:
         self.check_mode = check_mode
         self.remember_secret = remember_secret or (lambda secret: None)
         self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        # A verification of the entry's token made beforehand (verify_entries): a Future.
+        self.entry_verification = None
 
     # ------------------------------------------------------------ calls
 
@@ -412,7 +415,17 @@ class Registrar:
         return self._present_with_api_token(entry, entry_token)
 
     def _verify_entry(self, entry_token):
+        if self.entry_verification is not None:
+            # Its answer, or what it raised.
+            return self.entry_verification.result()
         return self.verify(entry_token, 'the token in config.toml')
+
+    def entry_token_to_verify(self, entry):
+        """The token of ``entry`` that present() will verify first, or None."""
+        token = self._entry_token(entry)
+        if token and self.options['state'] == 'present' and self.can_verify():
+            return token
+        return None
 
     def _present_with_token(self, entry, entry_token):
         outcome = Outcome()
@@ -592,16 +605,60 @@ class Registrar:
             # token and the system id, and the running runner keeps polling
             # with the entry until it rereads config.toml (every
             # RUNNER_RELOAD_SECONDS). Once the entry is gone and that time has
-            # passed, a second DELETE removes a manager made in between.
+            # passed (run_after_write waits), a second DELETE removes a
+            # manager made in between.
             outcome.after_write.append(lambda: self._delete_again(outcome, endpoint, body, kwargs))
         return outcome
 
     def _delete_again(self, outcome, endpoint, body, kwargs):
-        self.client.sleep(RUNNER_RELOAD_SECONDS + 0.5)
         if self._delete('DELETE', endpoint, body, **kwargs):
             outcome.server_changed = True
             outcome.notes.append('DELETE %s%s again after the runner reread config.toml: it had polled in between'
                                  % (API_PREFIX, endpoint))
+
+
+# How many verifications of config.toml's tokens are under way at once.
+VERIFY_AT_ONCE = 4
+
+
+def verify_entries(registrars_and_entries, at_once=VERIFY_AT_ONCE):
+    """Verify the tokens config.toml holds for present runners, a few at a time, ahead of present().
+
+    On a host whose runners are registered this is all a run asks GitLab -
+    one POST /runners/verify per runner - and the answers come in parallel
+    instead of one after the other. Each registrar's present() takes its
+    answer (or raises what the verification raised) in its turn, so that
+    the runners are still decided, and fail, in the order given. Returns
+    the executor, to shut down once present() has been called for all.
+    """
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=at_once)
+    for registrar, entry in registrars_and_entries:
+        token = registrar.entry_token_to_verify(entry)
+        if token:
+            registrar.remember_secret(token)
+            registrar.entry_verification = executor.submit(registrar.verify, token, 'the token in config.toml')
+    return executor
+
+
+def run_after_write(outcomes, sleep):
+    """What the outcomes left for after config.toml was written: one wait, then each call.
+
+    The wait (for the running runner to reread config.toml) is made once for
+    all the outcomes, however many runners lost their entry. Returns
+    (outcome, GitLabApiError) for each call that failed.
+    """
+    pending = [outcome for outcome in outcomes if outcome.after_write]
+    if not pending:
+        return []
+    sleep(RUNNER_RELOAD_SECONDS + 0.5)
+    failures = []
+    for outcome in pending:
+        for call in outcome.after_write:
+            try:
+                call()
+            except GitLabApiError as exc:
+                failures.append((outcome, exc))
+    return failures
 
 
 # --------------------------------------------------------- config.toml
@@ -615,16 +672,33 @@ def select_entry(data, name, url, find_runner):
     the url returned is None and the url goes into the entry as a setting.
     ``find_runner`` is _toml_document.find_runner.
     """
+    return select_entries(data, [(name, url)], find_runner)[0]
+
+
+def select_entries(data, runners, find_runner):
+    """select_entry for each (name, url) of ``runners``, in order.
+
+    An entry without url is completed for the first runner that may take it
+    only: the others get a new entry.
+    """
     entries = data.get('runners', [])
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
         raise RegistrationError('"runners" in config.toml is not an array of tables')
-    index = find_runner(entries, name, url)
-    if index is not None:
-        return entries[index], url
-    unnamed = [entry for entry in entries if entry.get('name') == name and 'url' not in entry]
-    if len(unnamed) == 1:
-        return unnamed[0], None
-    return None, url
+    claimed = set()
+    selected = []
+    for name, url in runners:
+        index = find_runner(entries, name, url)
+        if index is not None:
+            selected.append((entries[index], url))
+            continue
+        unnamed = [position for position, entry in enumerate(entries)
+                   if entry.get('name') == name and 'url' not in entry]
+        if len(unnamed) == 1 and unnamed[0] not in claimed:
+            claimed.add(unnamed[0])
+            selected.append((entries[unnamed[0]], None))
+        else:
+            selected.append((None, url))
+    return selected
 
 
 def entry_settings(fields, options, url_setting=None):

@@ -14,7 +14,6 @@ may reach the disk.
 
 from __future__ import annotations
 
-import copy
 import datetime
 import json
 import math
@@ -174,12 +173,25 @@ def decode_config(raw):
         raise TomlDocumentError('the file is not valid UTF-8 (byte %d): %s' % (exc.start, exc.reason))
 
 
+# The last text parsed and its data: a run reads config.toml, checks its
+# edit and makes it, each from the same text.
+_LAST_PARSED = [None, None]
+
+
 def load_plain(text, what='the file'):
-    """Parse with tomllib, the strict TOML 1.0 parser: the data, or an error with line and column."""
+    """Parse with tomllib, the strict TOML 1.0 parser: the data, or an error with line and column.
+
+    The same text twice in a row gives the same data object: callers never
+    change it (apply_plain edits a copy).
+    """
+    if _LAST_PARSED[0] is not None and _LAST_PARSED[0] == text:
+        return _LAST_PARSED[1]
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TomlDocumentError('%s is not valid TOML: %s' % (what, exc))
+    _LAST_PARSED[:] = [text, data]
+    return data
 
 
 def parse_config(text):
@@ -216,7 +228,7 @@ class RunnerEdit:
             raise TomlDocumentError('name must be a non-empty string, got %r' % (self.name,))
         if 'name' in self.settings:
             raise TomlDocumentError('settings must not contain "name": the entry is selected by the name option')
-        if self.url is not None and 'url' in self.settings and _normal_url(self.settings['url']) != _normal_url(self.url):
+        if self.url is not None and 'url' in self.settings and normal_url(self.settings['url']) != normal_url(self.url):
             raise TomlDocumentError('settings.url %r contradicts the url option %r' % (self.settings['url'], self.url))
         check_toml_value(self.global_settings, 'global')
         check_toml_value(self.settings, 'settings')
@@ -252,7 +264,7 @@ def environment_entry(variable, value):
     return '%s=%s' % (variable, value)
 
 
-def _normal_url(url):
+def normal_url(url):
     return url.rstrip('/') if isinstance(url, str) else url
 
 
@@ -265,7 +277,7 @@ def find_runner(entries, name, url=None):
     """
     matches = [index for index, entry in enumerate(entries) if entry.get('name') == name]
     if url is not None:
-        matches = [index for index in matches if _normal_url(entries[index].get('url')) == _normal_url(url)]
+        matches = [index for index in matches if normal_url(entries[index].get('url')) == normal_url(url)]
     if len(matches) > 1:
         urls = ', '.join(mask_url_userinfo(repr(entries[index].get('url'))) for index in matches)
         if url is None:
@@ -357,27 +369,53 @@ def _new_runner_plain(edit):
     return entry
 
 
-def apply_plain(data, edit):
-    """Apply ``edit`` to plain config data; returns (new data, runner index or None)."""
-    data = copy.deepcopy(data)
-    merge_plain(data, edit.global_settings)
-    if edit.name is None:
-        return data, None
+class EditStep:
+    """What one edit did to the plain data, for apply_document to do the same to the tomlkit document.
+
+    ``index``: the position of the selected entry in ``runners`` when the edit
+    was applied (None: there was none); ``entry``: the entry after the edit
+    (None when it was removed or never there); ``changed``: whether the entry
+    differs from what it was before the edit.
+    """
+
+    def __init__(self, index=None, entry=None, changed=False):
+        self.index = index
+        self.entry = entry
+        self.changed = changed
+
+
+def _plain_runners(data):
     runners = data.get('runners', [])
     if not isinstance(runners, list) or not all(isinstance(entry, dict) for entry in runners):
         raise TomlDocumentError('"runners" in the file is not an array of tables')
+    return runners
+
+
+def _apply_plain_edit(data, edit, touched):
+    merge_plain(data, edit.global_settings)
+    if edit.name is None:
+        return EditStep()
+    runners = _plain_runners(data)
     index = find_runner(runners, edit.name, edit.url)
+    if index is not None and id(runners[index]) in touched:
+        raise TomlDocumentError('two edits select the same [[runners]] entry (name %r%s): give each entry once'
+                                % (edit.name, '' if edit.url is None else ', url %r' % (edit.url,)))
     if edit.state == 'absent':
-        if index is not None:
-            del runners[index]
-            if not runners:
-                del data['runners']
-        return data, None
+        if index is None:
+            return EditStep()
+        del runners[index]
+        if not runners:
+            del data['runners']
+        return EditStep(index, None, True)
     if index is None:
-        runners.append(_new_runner_plain(edit))
+        runner = _new_runner_plain(edit)
+        runners.append(runner)
         data['runners'] = runners
-        index = len(runners) - 1
-    runner = runners[index]
+        before = None
+    else:
+        runner = runners[index]
+        before = _plain(runner)
+    touched.add(id(runner))
     merge_plain(runner, edit.settings)
     if edit.environment:
         if not isinstance(runner.get('environment', []), list):
@@ -387,7 +425,18 @@ def apply_plain(data, edit):
             runner['environment'] = merged
         else:
             runner.pop('environment', None)
-    return data, index
+    return EditStep(index, runner, before is None or not same_data(before, runner))
+
+
+def apply_plain(data, edits):
+    """Apply ``edits`` (a list of RunnerEdit), in order, to a copy of plain config data.
+
+    Returns (new data, one EditStep per edit). Two edits that select the same
+    entry are an error: each runner is edited once.
+    """
+    data = _plain(data)
+    touched = set()
+    return data, [_apply_plain_edit(data, edit, touched) for edit in edits]
 
 
 # ------------------------------------------------------ tomlkit document
@@ -492,25 +541,23 @@ def _merge_environment_document(runner, environment):
         current.append(entry)
 
 
-def apply_document(document, edit):
-    """Apply ``edit`` to a tomlkit document in place."""
+def _apply_document_edit(document, edit, step):
     merge_document(document, edit.global_settings)
-    if edit.name is None:
+    if edit.name is None or not step.changed:
+        # merge_document would find every key as it is.
         return
     runners = document.get('runners')
-    entries = list(runners) if runners is not None else []
-    index = find_runner(entries, edit.name, edit.url)
     if edit.state == 'absent':
-        if index is not None:
-            if len(entries) == 1:
-                del document['runners']
-            else:
-                del runners[index]
+        if len(runners) == 1:
+            del document['runners']
+        else:
+            del runners[step.index]
         return
+    index = step.index
     if index is None:
         new_runner = tomlkit.table()
         # Like the entry before it, or, for the first one, like gitlab-runner writes it.
-        indent = _indent_of_keys(entries[-1]) if entries else RUNNER_INDENT
+        indent = _indent_of_keys(runners[-1]) if runners else RUNNER_INDENT
         for key, value in _new_runner_plain(edit).items():
             new_runner[key] = value
             if indent:
@@ -521,42 +568,77 @@ def apply_document(document, edit):
             document['runners'] = runners
         else:
             runners.append(new_runner)
-        index = len(entries)
-    runner = document['runners'][index]
+        index = len(runners) - 1
+    runner = runners[index]
     merge_document(runner, edit.settings)
     if edit.environment:
         _merge_environment_document(runner, edit.environment)
 
 
+def apply_document(document, edits, steps):
+    """Apply ``edits`` to a tomlkit document in place, at the entries apply_plain's ``steps`` found."""
+    for edit, step in zip(edits, steps):
+        _apply_document_edit(document, edit, step)
+
+
 # ------------------------------------------------------------ all together
 
 class ConfigEditResult:
-    """Outcome of edit_config_text: the new text and what the module returns."""
+    """Outcome of edit_config_text: the new text and what the module returns.
 
-    def __init__(self, text, runner, unknown, messages):
+    ``runners`` holds one entry per edit (masked; {} for an edit without a
+    name or with state=absent) and ``runner`` the first of them, both made
+    when first asked for; ``runner_changed`` tells, per edit, whether its
+    entry changed.
+    """
+
+    def __init__(self, text, data, runner_indexes, runner_changed, unknown, messages):
         self.text = text
-        self.runner = runner
+        self._data = data
+        self._runner_indexes = runner_indexes
+        self._runners = None
+        self.runner_changed = runner_changed
         self.unknown_keys = unknown
         self.unknown_key_messages = messages
 
+    @property
+    def runners(self):
+        if self._runners is None:
+            self._runners = [mask_config_value(self._data['runners'][index]) if index is not None else {}
+                             for index in self._runner_indexes]
+        return self._runners
 
-def written_keys(edit, runner_index):
-    """The part of the configuration the edit writes, shaped like config.toml.
+    @property
+    def runner(self):
+        return self.runners[0] if self._runner_indexes else {}
 
-    Removals (None) are left out: deleting a misspelt key is no typo.
+
+def _present(value):
+    """``value`` without the keys set to None (removals)."""
+    if isinstance(value, Mapping):
+        return dict((key, _present(item)) for key, item in value.items() if item is not None)
+    return value
+
+
+def written_keys(edits, runner_indexes):
+    """The part of the configuration the edits write, shaped like config.toml.
+
+    ``runner_indexes`` gives, per edit, the index of its entry in the edited
+    file (None: none). Removals (None) are left out: deleting a misspelt key
+    is no typo.
     """
-    def present(value):
-        if isinstance(value, Mapping):
-            return dict((k, present(v)) for k, v in value.items() if v is not None)
-        return value
-
-    written = present(edit.global_settings)
-    if edit.name is not None and edit.state == 'present':
-        runner = present(edit.settings)
-        runner['name'] = edit.name
-        if edit.environment:
-            runner['environment'] = []
-        written['runners'] = [{} for dummy in range(runner_index)] + [runner]
+    written = {}
+    runners = {}
+    for edit, index in zip(edits, runner_indexes):
+        merge_plain(written, _present(edit.global_settings))
+        if edit.name is not None and edit.state == 'present' and index is not None:
+            runner = _present(edit.settings)
+            runner['name'] = edit.name
+            if edit.environment:
+                runner['environment'] = []
+            runners[index] = runner
+    if runners:
+        written['runners'] = [runners.get(index, {}) for index in range(max(runners) + 1)]
     return written
 
 
@@ -565,14 +647,24 @@ def uses_crlf(text):
     return '\r\n' in text and not _LONE_LF.search(text)
 
 
-def edit_config_text(text, edit):
-    """Apply ``edit`` to config.toml ``text`` (None: no file yet).
+def _edit_list(edit):
+    edits = list(edit) if isinstance(edit, (list, tuple)) else [edit]
+    if not edits:
+        raise TomlDocumentError('no edit given')
+    return edits
 
-    Returns a ConfigEditResult whose text equals ``text`` when nothing needs
-    to change. Raises TomlDocumentError, with the parser's line and column for
-    a broken file, before anything could be written.
+
+def edit_config_text(text, edit):
+    """Apply ``edit`` - a RunnerEdit, or a list of them applied in order - to config.toml ``text`` (None: no file yet).
+
+    One parse, one dump and one check however many edits there are. Returns
+    a ConfigEditResult whose text equals ``text`` when nothing needs to
+    change. Raises TomlDocumentError, with the parser's line and column for a
+    broken file, before anything could be written.
     """
-    edit.check()
+    edits = _edit_list(edit)
+    for each in edits:
+        each.check()
     had_bom = False
     if text is None:
         text = ''
@@ -580,14 +672,14 @@ def edit_config_text(text, edit):
         had_bom = True
         text = text[len(UTF8_BOM):]
     before = load_plain(text)
-    expected, runner_index = apply_plain(before, edit)
+    expected, steps = apply_plain(before, edits)
     if same_data(before, expected):
         # Nothing to change: the text stays exactly as it is, and tomlkit (the
         # slow part: docs/performance.md) is not needed at all.
         new_text, after = text, before
     else:
         document = parse_config(text)
-        apply_document(document, edit)
+        apply_document(document, edits, steps)
         new_text = tomlkit.dumps(document)
         if uses_crlf(text):
             # tomlkit ends the lines it adds with LF; keep a CRLF file CRLF.
@@ -597,24 +689,42 @@ def edit_config_text(text, edit):
             raise TomlDocumentError(
                 'the edited document would not hold the requested data (a tomlkit limitation with this file layout); '
                 'the file was left untouched')
-    runner = {}
-    if runner_index is not None:
-        runner = mask_config_value(after['runners'][runner_index])
-    written = written_keys(edit, runner_index or 0)
+    # The entries' final places, found by identity in the plain data the
+    # edits made (which equals ``after``).
+    place = dict((id(entry), index) for index, entry in enumerate(expected.get('runners', [])))
+    indexes = [place.get(id(step.entry)) if step.entry is not None else None for step in steps]
+    written = written_keys(edits, indexes)
+    names = dict((index, edit.name) for edit, index in zip(edits, indexes) if index is not None)
     if had_bom:
         new_text = UTF8_BOM + new_text
-    result = ConfigEditResult(new_text, runner, unknown_keys(written), unknown_key_messages(written))
-    result.type_error_messages = type_error_messages(written, SECRET_KEYS)
+    result = ConfigEditResult(new_text, after, indexes, [step.changed for step in steps], unknown_keys(written),
+                              _naming_runners(unknown_key_messages(written), names))
+    result.type_error_messages = _naming_runners(type_error_messages(written, SECRET_KEYS), names)
     return result
+
+
+_RUNNER_PATH = re.compile(r'runners\[([0-9]+)\]')
+
+
+def _naming_runners(messages, names):
+    """Messages about ``runners[i]...`` paths, each starting with the name of runner i."""
+    named = []
+    for message in messages:
+        found = _RUNNER_PATH.match(message)
+        if found and int(found.group(1)) in names:
+            message = 'runner %r: %s' % (names[int(found.group(1))], message)
+        named.append(message)
+    return named
 
 
 def config_transform(edit, validate_keys='warn'):
     """The transform for _safe_write.edit_file: config.toml bytes in, bytes out.
 
-    With ``validate_keys='error'`` an edit that writes keys the runner does
-    not know is refused; with ``'ignore'`` they are not looked for. Values
-    of the wrong type are refused with ``'warn'`` too: the runner would
-    refuse the whole file. ``'ignore'`` does not look at types either.
+    ``edit`` is a RunnerEdit or a list of them (see edit_config_text). With
+    ``validate_keys='error'`` an edit that writes keys the runner does not
+    know is refused; with ``'ignore'`` they are not looked for. Values of the
+    wrong type are refused with ``'warn'`` too: the runner would refuse the
+    whole file. ``'ignore'`` does not look at types either.
     """
     def transform(content):
         text = None if content is None else decode_config(content)

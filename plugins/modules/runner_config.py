@@ -11,12 +11,15 @@ module: runner_config
 short_description: Edit GitLab Runner's config.toml structurally
 version_added: 1.0.0
 description:
-  - Edits the global keys and one C([[runners]]) entry of GitLab Runner's C(config.toml) with tomlkit,
+  - Edits the global keys and one C([[runners]]) entry (O(name)), or many (O(runners)), of GitLab Runner's
+    C(config.toml) with tomlkit,
     so that everything the task does not ask for stays byte-for-byte as it was - comments, blank lines,
     key order, quoting, unknown keys and the fields the runner writes itself (C(id), C(token),
     C(token_obtained_at), C(token_expires_at)).
   - Selects the entry by O(name), plus O(url) when several entries share a name, deep-merges O(settings)
     into it and merges O(environment) by variable name. A new entry is appended after the last one.
+  - With O(runners), every entry of the list is edited in one parse, one check and one atomic write, in the
+    order given, after O(global).
   - The file is checked with Python's strict TOML 1.0 parser (C(tomllib)) before it is edited, and the
     edited text is checked again before it is written, so a document the runner would refuse never
     reaches the disk. A broken file makes the task fail with the parser's line and column and is left
@@ -65,7 +68,33 @@ options:
     description:
       - The C(name) of the C([[runners]]) entry to edit, create or remove.
       - Required with O(settings), O(environment), O(url) and O(state=absent).
+      - Mutually exclusive with O(runners), as are O(url), O(settings), O(environment) and O(state).
     type: str
+  runners:
+    description:
+      - Several C([[runners]]) entries edited in one run, each item with the options of one entry.
+      - Two items that select the same entry are an error.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: As O(name).
+        type: str
+        required: true
+      url:
+        description: As O(url).
+        type: str
+      settings:
+        description: As O(settings).
+        type: dict
+      environment:
+        description: As O(environment).
+        type: dict
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
   url:
     description:
       - The entry's C(url), to choose between entries with the same O(name). Compared ignoring a trailing
@@ -176,6 +205,16 @@ EXAMPLES = r'''
       limit: 2
       pre_clone_script: null
 
+- name: Check every runner's settings against the runner's keys, writing nothing
+  behindproxy.gitlab_runner.runner_config:
+    runners:
+      - name: docker-1
+        settings: {docker: {image: "alpine:3.20"}}
+      - name: docker-2
+        settings: {docker: {image: "debian:12"}, limit: 2}
+    validate_keys: error
+  check_mode: true
+
 - name: Remove a runner entry, keeping a backup
   behindproxy.gitlab_runner.runner_config:
     name: old-runner
@@ -188,7 +227,7 @@ runner:
   description:
     - The selected C([[runners]]) entry after the edit, with token values and URL passwords masked and
       dates as ISO 8601 text. Empty when O(name) is not given or O(state=absent).
-  returned: always
+  returned: without O(runners)
   type: dict
   sample:
     name: docker-1
@@ -196,6 +235,17 @@ runner:
     token: '********'
     executor: docker
     environment: [HTTP_PROXY=http://172.17.0.1:3128]
+runners:
+  description: With O(runners), each entry's name, url, state, whether it changed, and the entry as RV(runner).
+  returned: with O(runners)
+  type: list
+  elements: dict
+  sample:
+    - name: docker-1
+      url: null
+      state: present
+      changed: true
+      runner: {name: docker-1, token: '********', docker: {image: 'alpine:3.20'}}
 unknown_keys:
   description:
     - Dotted paths, with list indexes, of the keys the edit writes that gitlab-runner does not know.
@@ -254,6 +304,15 @@ def config_holds_secret(content):
     return bool(secret_values(data, SECRET_KEYS))
 
 
+RUNNER_OPTIONS = dict(
+    name=dict(type='str', required=True),
+    url=dict(type='str'),
+    settings=dict(type='dict'),
+    environment=dict(type='dict'),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -264,11 +323,13 @@ def main():
             settings=dict(type='dict'),
             environment=dict(type='dict'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
+            runners=dict(type='list', elements='dict', options=RUNNER_OPTIONS),
             validate_keys=dict(type='str', choices=['warn', 'error', 'ignore'], default='warn'),
             mode=dict(type='raw'),
             backup=dict(type='bool', default=False),
             **{'global': dict(type='dict')}
         ),
+        mutually_exclusive=[('runners', name) for name in ('name', 'url', 'settings', 'environment', 'state')],
         supports_check_mode=True,
         add_file_common_args=True,
     )
@@ -277,21 +338,25 @@ def main():
         module.fail_json(msg=missing_required_lib(missing), exception=TOMLKIT_IMPORT_ERROR)
 
     params = module.params
+    listed = params['runners'] is not None
+    items = params['runners'] if listed else [params]
     # Tokens and URL passwords given in the arguments stay out of everything
     # the module returns, the echo of its arguments (invocation) included.
-    module.no_log_values.update(secret_values(
-        dict((key, params[key]) for key in ('global', 'settings', 'environment', 'url')), SECRET_KEYS))
-    edit = RunnerEdit(
-        global_settings=params['global'],
-        name=params['name'],
-        url=params['url'],
-        settings=params['settings'],
-        environment=params['environment'],
-        state=params['state'],
-    )
+    module.no_log_values.update(secret_values(params['global'] or {}, SECRET_KEYS))
+    for item in items:
+        module.no_log_values.update(secret_values(
+            dict((key, item[key]) for key in ('settings', 'environment', 'url')), SECRET_KEYS))
+    if listed:
+        # The global keys first, then each runner in the order given.
+        edits = [RunnerEdit(global_settings=params['global'])] + [
+            RunnerEdit(name=item['name'], url=item['url'], settings=item['settings'],
+                       environment=item['environment'], state=item['state']) for item in items]
+    else:
+        edits = [RunnerEdit(global_settings=params['global'], name=params['name'], url=params['url'],
+                            settings=params['settings'], environment=params['environment'], state=params['state'])]
     try:
         result = edit_file(
-            module, params['path'], config_transform(edit, params['validate_keys']),
+            module, params['path'], config_transform(edits, params['validate_keys']),
             create=params['create'], default_mode='0600', backup=params['backup'],
             mask=lambda text: mask_config_text(text, known=tuple(module.no_log_values)),
             holds_secret=config_holds_secret,
@@ -301,11 +366,13 @@ def main():
 
     for message in result.payload.unknown_key_messages:
         module.warn('config.toml key unknown to gitlab-runner: %s' % message)
-    returned = dict(
-        changed=result.changed,
-        runner=result.payload.runner,
-        unknown_keys=result.payload.unknown_keys,
-    )
+    returned = dict(changed=result.changed, unknown_keys=result.payload.unknown_keys)
+    if listed:
+        returned['runners'] = [
+            dict(name=item['name'], url=item['url'], state=item['state'], changed=changed, runner=runner)
+            for item, runner, changed in zip(items, result.payload.runners[1:], result.payload.runner_changed[1:])]
+    else:
+        returned['runner'] = result.payload.runner
     returned.update(result.file_returns())
     module.exit_json(**returned)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 module: runner_register
-short_description: Register a GitLab Runner through GitLab's REST API and write its config.toml entry
+short_description: Register GitLab Runners through GitLab's REST API and write their config.toml entries
 version_added: 1.0.0
 description:
-  - Registers one runner with GitLab through GitLab's REST API, from the managed host (through its proxy),
+  - Registers one runner (O(name), O(url) and the other options of one runner), or a host's whole list of runners
+    in one call (O(runners)), with GitLab through GitLab's REST API, from the managed host (through its proxy),
     without the C(gitlab-runner) command and without a token on any command line, and writes the runner's
     C([[runners]]) entry into C(config.toml) with the code of M(behindproxy.gitlab_runner.runner_config), so that
     comments, the other runners and the keys the runner writes itself stay as they are.
@@ -41,6 +42,17 @@ description:
     to 60 s - and never longer than O(max_wait) in all.
   - Tokens are never returned, shown in the diff or put into messages; every token learned from GitLab is
     masked in the module's output too.
+  - "With O(runners), config.toml is read once, every runner's edit is checked in one dry run before anything is
+    called on GitLab, GitLab is called for each runner in the order given (its API has no batch; a runner with a
+    working registration costs one C(POST /api/v4/runners/verify), and these verifications, which only confirm the
+    entries, are made four at a time ahead of the rest), and all the entries are written in one atomic write, with the lock
+    and the re-read of a single run. The wait before the second removal of managers is made once for all the
+    runners that need it."
+  - "When a runner of O(runners) fails on GitLab (a refused token, a rate limit that does not end, ...), the runners
+    after it are left as they are (nothing registered, created, changed or removed for them, their entries
+    untouched), the runners before it are written to config.toml all the same (a registration made on GitLab is
+    never lost), and the task fails with a message naming the runner, the reason, the runners written and the
+    runners left as they are. The next run starts again from config.toml: what was written is not done again."
 author:
   - behindproxy developers (@behindproxy)
 extends_documentation_fragment:
@@ -70,14 +82,106 @@ options:
       - The C(name) of the C([[runners]]) entry, which only C(config.toml) knows.
       - An entry with this name and no C(url) yet (for example made by M(behindproxy.gitlab_runner.runner_config)
         before the registration) is completed instead of a second one being added.
+      - Required, with O(url), unless O(runners) is given; mutually exclusive with O(runners).
     type: str
-    required: true
   url:
     description:
       - The GitLab instance, for example V(https://gitlab.example.com/). Requests go to its C(/api/v4/).
       - Also selects the entry together with O(name) (a trailing slash does not matter).
+      - Required with O(name).
     type: str
-    required: true
+  runners:
+    description:
+      - A host's whole list of runners, registered and written in one call (see the description). Each item takes
+        the options of one runner; they are checked like the module's own.
+      - Mutually exclusive with O(name) and the other options of one runner (O(url), O(token), O(settings), ...).
+        O(path), O(timeout), O(max_wait), O(backup) and O(validate_keys) are the module's, for all the runners,
+        O(proxy), O(ca_file) and O(validate_certs) are the module's for the items that do not set them.
+      - Two items with the same name and URL are an error. An empty list does nothing.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The C(name) of the runner's C([[runners]]) entry, as O(name).
+        type: str
+        required: true
+      url:
+        description: The GitLab instance, as O(url).
+        type: str
+        required: true
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
+      token:
+        description: As O(token). Mutually exclusive with O(runners[].registration_token) and O(runners[].api_token).
+        type: str
+      registration_token:
+        description: As O(registration_token).
+        type: str
+      api_token:
+        description: As O(api_token).
+        type: str
+      runner_type:
+        description: As O(runner_type).
+        type: str
+        choices: [instance_type, group_type, project_type]
+      group_id:
+        description: As O(group_id).
+        type: int
+      project_id:
+        description: As O(project_id).
+        type: int
+      description:
+        description: As O(description).
+        type: str
+      tags:
+        description: As O(tags).
+        type: list
+        elements: str
+      run_untagged:
+        description: As O(run_untagged).
+        type: bool
+      locked:
+        description: As O(locked).
+        type: bool
+      paused:
+        description: As O(paused).
+        type: bool
+      access_level:
+        description: As O(access_level).
+        type: str
+        choices: [not_protected, ref_protected]
+      maximum_timeout:
+        description: As O(maximum_timeout).
+        type: int
+      maintenance_note:
+        description: As O(maintenance_note).
+        type: str
+      executor:
+        description: As O(executor).
+        type: str
+        default: docker
+      settings:
+        description: As O(settings).
+        type: dict
+      environment:
+        description: As O(environment).
+        type: raw
+      delete_runner:
+        description: As O(delete_runner).
+        type: bool
+        default: false
+      ca_file:
+        description: As O(ca_file); the module's when not set.
+        type: path
+      validate_certs:
+        description: As O(validate_certs); the module's when not set.
+        type: bool
+      proxy:
+        description: As O(proxy); the module's when not set.
+        type: str
   token:
     description:
       - A runner authentication token (C(glrt-...)), made in GitLab for a runner whose settings GitLab holds.
@@ -208,6 +312,7 @@ options:
     description:
       - Most seconds to spend waiting, in all, for rate limits and retries. A wait that would go beyond fails at
         once, naming the time to try again.
+      - With O(runners), the runners that reach one GitLab instance the same way share this budget.
     type: int
     default: 300
   backup:
@@ -281,6 +386,31 @@ EXAMPLES = r'''
     url: https://gitlab.example.com/
     state: absent
 
+- name: Register every runner of this host in one task
+  behindproxy.gitlab_runner.runner_register:
+    proxy: http://172.17.0.1:3128
+    runners:
+      - name: docker-1
+        url: https://gitlab.example.com/
+        token: "{{ vault_runner_token_docker_1 }}"
+        settings:
+          docker:
+            image: alpine:3.20
+      - name: docker-2
+        url: https://gitlab.example.com/
+        api_token: "{{ vault_gitlab_runner_admin_token }}"
+        runner_type: instance_type
+        tags: [docker]
+      - name: retired
+        url: https://gitlab.example.com/
+        state: absent
+  register: registered
+  no_log: true
+
+- name: Say what was done to each runner
+  ansible.builtin.debug:
+    msg: "{{ registered.runners | map(attribute='name') | zip(registered.runners | map(attribute='action')) }}"
+
 - name: Delete the runner in GitLab altogether
   behindproxy.gitlab_runner.runner_register:
     name: docker-2
@@ -298,14 +428,61 @@ action:
       V(registered) - a legacy registration; V(created) - O(api_token) created the runner; V(updated) - its
       server-side settings were changed; V(unregistered) - the runner or this host's manager was removed, or
       the entry.
-  returned: always
+  returned: without O(runners)
   type: str
   sample: verified
 runner_id:
   description: The runner's id in GitLab; null when it is not known (in check mode before a registration).
-  returned: always
+  returned: without O(runners)
   type: int
   sample: 42
+runners:
+  description:
+    - With O(runners), what was done for each runner, in the order given; when the task fails on a runner, the
+      runners before it (the ones written to config.toml).
+    - No token, and not the entry (100 entries make a large result): the diff shows the file.
+  returned: with O(runners)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The runner's name.
+      type: str
+    url:
+      description: Its GitLab URL.
+      type: str
+    state:
+      description: V(present) or V(absent).
+      type: str
+    changed:
+      description: Whether its entry or anything on GitLab changed (or would change, in check mode).
+      type: bool
+    action:
+      description: As RV(action).
+      type: str
+    runner_id:
+      description: As RV(runner_id).
+      type: int
+    token_expires_at:
+      description: As RV(token_expires_at).
+      type: str
+    settings_changes:
+      description: As RV(settings_changes).
+      type: dict
+    notes:
+      description: As RV(notes).
+      type: list
+      elements: str
+  sample:
+    - name: docker-1
+      url: https://gitlab.example.com/
+      state: present
+      changed: true
+      action: verified
+      runner_id: 42
+      token_expires_at: null
+      settings_changes: {}
+      notes: []
 system_id:
   description: This host's system id, as the runner reads it from C(.runner_system_id).
   returned: always
@@ -313,12 +490,12 @@ system_id:
   sample: s_0123456789ab
 token_expires_at:
   description: When the runner's token expires (ISO 8601); null when it does not or it is not known.
-  returned: always
+  returned: without O(runners)
   type: str
   sample: '2026-03-01T12:00:00Z'
 settings_changes:
   description: The server-side settings that differed and were (or would be) set, each with C(before) and C(after).
-  returned: always
+  returned: without O(runners)
   type: dict
   sample:
     tag_list:
@@ -327,7 +504,7 @@ settings_changes:
 runner:
   description: The runner's C([[runners]]) entry after the run, tokens masked, dates as ISO 8601 text; empty for
     O(state=absent).
-  returned: always
+  returned: without O(runners)
   type: dict
   sample:
     name: docker-1
@@ -336,14 +513,14 @@ runner:
     token: '********'
     executor: docker
 unknown_keys:
-  description: Keys the entry gets that gitlab-runner does not know (a warning is shown for each).
+  description: Keys the entries get that gitlab-runner does not know (a warning is shown for each).
   returned: always
   type: list
   elements: str
   sample: ['runners[0].docker.imgae']
 notes:
   description: What the module found on the way, for example that the runner had rotated its token.
-  returned: always
+  returned: without O(runners)
   type: list
   elements: str
   sample: ['the token option is refused but the token in config.toml works for runner 42: kept (the runner rotated its token)']
@@ -379,7 +556,9 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_
     entry_settings,
     environment_mapping,
     expiry_text,
-    select_entry,
+    run_after_write,
+    select_entries,
+    verify_entries,
 )
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_system_id import (
     ensure_system_id,
@@ -400,11 +579,12 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_do
     find_runner,
     load_plain,
     mask_config_text,
+    normal_url,
     require_libraries,
 )
 
-ARGUMENT_SPEC = dict(
-    path=dict(type='path', default='/etc/gitlab-runner/config.toml'),
+# The options of one runner: of the module in the single form, of each item of runners in the list form.
+RUNNER_OPTIONS = dict(
     name=dict(type='str', required=True),
     url=dict(type='str', required=True),
     token=dict(type='str', no_log=True),
@@ -426,14 +606,31 @@ ARGUMENT_SPEC = dict(
     environment=dict(type='raw'),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     delete_runner=dict(type='bool', default=False),
+    # Not set in an item: the module's.
     ca_file=dict(type='path'),
-    validate_certs=dict(type='bool', default=True),
+    validate_certs=dict(type='bool'),
     proxy=dict(type='str'),
+)
+# How GitLab is reached: options of the module that an item of runners may set for itself.
+CONNECTION_OPTIONS = ('ca_file', 'validate_certs', 'proxy')
+WAYS_IN = ('token', 'registration_token', 'api_token')
+# Options of one runner that the list form takes in each item, never beside runners.
+SINGLE_FORM_OPTIONS = tuple(name for name in RUNNER_OPTIONS if name not in CONNECTION_OPTIONS)
+
+ARGUMENT_SPEC = dict(
+    dict((name, dict(spec, required=False)) for name, spec in RUNNER_OPTIONS.items()),
+    path=dict(type='path', default='/etc/gitlab-runner/config.toml'),
+    runners=dict(type='list', elements='dict', options=RUNNER_OPTIONS, mutually_exclusive=[WAYS_IN]),
+    validate_certs=dict(type='bool', default=True),
     timeout=dict(type='int', default=30),
     max_wait=dict(type='int', default=300),
     backup=dict(type='bool', default=False),
     validate_keys=dict(type='str', choices=['warn', 'error', 'ignore'], default='warn'),
 )
+
+
+class RunnerFailure(Exception):
+    """One runner of the list cannot be done: the message names it."""
 
 
 def read_config(path):
@@ -442,56 +639,221 @@ def read_config(path):
     return {} if content is None else load_plain(decode_config(content))
 
 
-def undo_on_gitlab(outcome):
+def undo_on_gitlab(outcomes):
     """Take back what was created on GitLab; the messages of what could not be."""
     failures = []
-    for undo in outcome.undo:
-        try:
-            undo()
-        except GitLabApiError as exc:
-            failures.append(to_native(exc))
+    for outcome in outcomes:
+        for undo in outcome.undo:
+            try:
+                undo()
+            except GitLabApiError as exc:
+                failures.append(to_native(exc))
     return failures
+
+
+def runner_options(params):
+    """The options of each runner: the module's (single form), or each item's with the module's connection."""
+    if params['runners'] is None:
+        return [params]
+    runners = []
+    for item in params['runners']:
+        options = dict(item)
+        for name in CONNECTION_OPTIONS:
+            if options[name] is None:
+                options[name] = params[name]
+        runners.append(options)
+    return runners
+
+
+def describe(options):
+    return 'runner %r at %s' % (options['name'], options['url'])
+
+
+def check_runners(runners, listed):
+    """Raise RegistrationError (naming the runner in the list form) for options that do not fit together."""
+    seen = {}
+    for options in runners:
+        try:
+            check_options(options)
+            environment_mapping(options['environment'])
+        except RegistrationError as exc:
+            raise RegistrationError('%s: %s' % (describe(options), exc) if listed else to_native(exc))
+        key = (options['name'], normal_url(options['url']))
+        if key in seen:
+            raise RegistrationError('runners has two items with name %r and url %s: config.toml holds one entry '
+                                    'for each; give each runner once' % key)
+        seen[key] = options
+
+
+class Clients:
+    """One GitLab client per instance and route: the runners of one GitLab share its waiting budget (max_wait)."""
+
+    def __init__(self, params):
+        self.params = params
+        self.clients = {}
+
+    def get(self, options):
+        key = (normal_url(options['url']), options['ca_file'], options['validate_certs'], options['proxy'])
+        if key not in self.clients:
+            self.clients[key] = GitLabClient(options['url'], timeout=self.params['timeout'], ca_file=options['ca_file'],
+                                             validate_certs=options['validate_certs'], proxy=options['proxy'],
+                                             max_wait=self.params['max_wait'])
+        return self.clients[key]
+
+
+class Runner:
+    """One runner of the run: its options, entry, client and, once done on GitLab, its outcome."""
+
+    def __init__(self, options, entry, select_url, client):
+        self.options = options
+        self.entry = entry
+        self.select_url = select_url
+        self.client = client
+        self.environment = environment_mapping(options['environment'])
+        self.outcome = None
+
+    @property
+    def present(self):
+        return self.options['state'] == 'present'
+
+    def planned_edit(self):
+        """The edit as far as it is known before GitLab is asked (for the dry run)."""
+        options = self.options
+        return RunnerEdit(name=options['name'], url=self.select_url, settings=entry_settings(None, options),
+                          environment=self.environment, state=options['state'])
+
+    def edit(self):
+        """The edit of config.toml once the outcome is known."""
+        options = self.options
+        if not self.present:
+            return RunnerEdit(name=options['name'], url=self.select_url, state='absent')
+        url_setting = None if self.select_url else options['url']
+        return RunnerEdit(name=options['name'], url=self.select_url,
+                          settings=entry_settings(self.outcome.fields, options, url_setting),
+                          environment=self.environment)
+
+    def result(self, entry_changed):
+        """What the list form returns for this runner: no token, and not the entry (the diff shows the file)."""
+        outcome = self.outcome
+        return dict(
+            name=self.options['name'],
+            url=self.options['url'],
+            state=self.options['state'],
+            changed=entry_changed or outcome.server_changed,
+            action=outcome.action,
+            runner_id=outcome.runner_id,
+            token_expires_at=expiry_text(outcome.expires_at),
+            settings_changes=outcome.settings_changes,
+            notes=outcome.notes,
+        )
+
+
+def prepare(module, params, listed):
+    """The runners of the run with their entries, after every check that needs no call to GitLab.
+
+    Raises RegistrationError, GitLabApiError, TomlDocumentError, ValueError
+    or OSError before anything is done.
+    """
+    options_list = runner_options(params)
+    check_runners(options_list, listed)
+    clients = Clients(params)
+    runner_clients = [clients.get(options) for options in options_list]
+    data = read_config(params['path'])
+    selections = select_entries(data, [(options['name'], options['url']) for options in options_list], find_runner)
+    runners = [Runner(options, entry, select_url, client)
+               for options, (entry, select_url), client in zip(options_list, selections, runner_clients)]
+    # Refuse an unacceptable edit before anything happens on GitLab: bad
+    # options, and (one dry run of every runner's edit on the file as it
+    # is) wrong types and, with validate_keys=error, keys the runner does
+    # not know.
+    planned = [runner.planned_edit() for runner in runners]
+    for edit in planned:
+        edit.check()
+    if any(runner.present for runner in runners):
+        config_transform(planned, params['validate_keys'])(read_bytes(params['path']))
+    return runners
+
+
+def register_all(module, runners, system_id, listed):
+    """Do each runner's part on GitLab, in order; stop at the first that fails.
+
+    The tokens config.toml holds are verified beforehand, a few at a time
+    (verify_entries). Returns the runners done and, when one failed, the
+    RunnerFailure that says which and why (the runners after it are not
+    registered, created or removed).
+    """
+    registrars = [Registrar(runner.client, runner.options, system_id, check_mode=module.check_mode,
+                            remember_secret=module.no_log_values.add) for runner in runners]
+    verifying = verify_entries(zip(registrars, [runner.entry for runner in runners]))
+    done = []
+    try:
+        for runner, registrar in zip(runners, registrars):
+            try:
+                runner.outcome = registrar.present(runner.entry) if runner.present else registrar.absent(runner.entry)
+            except (RegistrationError, GitLabApiError) as exc:
+                if not listed:
+                    return done, RunnerFailure(to_native(exc))
+                return done, RunnerFailure(failure_message(runners, runner, done, exc, module.check_mode))
+            done.append(runner)
+    finally:
+        verifying.shutdown(wait=True)
+    return done, None
+
+
+def names(runners):
+    return ', '.join(runner.options['name'] for runner in runners)
+
+
+def counted(runners, verb_one, verb_more):
+    """'the 1 runner ... is' or 'the 3 runners ... are', with their names."""
+    if len(runners) == 1:
+        return '1 runner', '(%s) %s' % (names(runners), verb_one)
+    return '%d runners' % len(runners), '(%s) %s' % (names(runners), verb_more)
+
+
+def failure_message(runners, failed, done, exc, check_mode):
+    message = '%s: %s.' % (describe(failed.options), to_native(exc).rstrip('.'))
+    if done:
+        number, rest = counted(done, *(('would be', 'would be') if check_mode else ('is', 'are')))
+        message += ' The %s before it %s written to config.toml.' % (number, rest)
+    after = runners[runners.index(failed) + 1:]
+    if after:
+        number, rest = counted(after, 'is', 'are')
+        message += ' The %s after it %s left as %s.' % (number, rest, 'it is' if len(after) == 1 else 'they are')
+    return message
 
 
 def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
-        mutually_exclusive=[('token', 'registration_token', 'api_token')],
+        mutually_exclusive=[WAYS_IN] + [('runners', name) for name in SINGLE_FORM_OPTIONS],
+        required_one_of=[('name', 'runners')],
+        required_together=[('name', 'url')],
         supports_check_mode=True,
     )
     missing = require_libraries()
     if missing:
         module.fail_json(msg=missing_required_lib(missing), exception=TOMLKIT_IMPORT_ERROR)
     params = module.params
+    listed = params['runners'] is not None
     # Secrets in the settings, the environment and URLs (proxy passwords) stay
     # out of everything the module returns, its echo of the arguments included.
-    module.no_log_values.update(secret_values(
-        dict((key, params[key]) for key in ('settings', 'environment', 'url', 'proxy')), SECRET_KEYS))
+    for options in runner_options(params):
+        module.no_log_values.update(secret_values(
+            dict((key, options[key]) for key in ('settings', 'environment', 'url', 'proxy')), SECRET_KEYS))
     path = params['path']
-    failure = dict(action='none', system_id=None)
+    failure = dict(system_id=None, runners=[]) if listed else dict(action='none', system_id=None)
     try:
-        check_options(params)
-        environment = environment_mapping(params['environment'])
-        client = GitLabClient(params['url'], timeout=params['timeout'], ca_file=params['ca_file'],
-                              validate_certs=params['validate_certs'], proxy=params['proxy'],
-                              max_wait=params['max_wait'])
-        data = read_config(path)
-        entry, select_url = select_entry(data, params['name'], params['url'], find_runner)
-        # Refuse an unacceptable edit before anything happens on GitLab: bad
-        # options, and (a dry run on the file as it is) wrong types and, with
-        # validate_keys=error, keys the runner does not know.
-        planned = RunnerEdit(name=params['name'], url=select_url, settings=entry_settings(None, params),
-                             environment=environment, state=params['state'])
-        planned.check()
-        if params['state'] == 'present':
-            config_transform(planned, params['validate_keys'])(read_bytes(path))
+        runners = prepare(module, params, listed)
     except (RegistrationError, GitLabApiError, TomlDocumentError, ValueError, OSError) as exc:
         module.fail_json(msg=to_native(exc), **failure)
+    if not runners:
+        module.exit_json(changed=False, system_id=None, runners=[], unknown_keys=[])
 
     system_id = load_system_id(path)
     failure['system_id'] = system_id.value
     system_id_created = False
-    if params['state'] == 'present':
+    if any(runner.present for runner in runners):
         if module.check_mode:
             system_id_created = not system_id.saved
         else:
@@ -500,54 +862,61 @@ def main():
             except OSError as exc:
                 module.fail_json(msg='%s: %s' % (system_id.path, to_native(exc)), **failure)
 
-    registrar = Registrar(client, params, system_id, check_mode=module.check_mode,
-                          remember_secret=module.no_log_values.add)
-    try:
-        outcome = registrar.present(entry) if params['state'] == 'present' else registrar.absent(entry)
-    except (RegistrationError, GitLabApiError) as exc:
-        module.fail_json(msg=to_native(exc), changed=system_id_created, **failure)
+    done, registration_failure = register_all(module, runners, system_id, listed)
+    outcomes = [runner.outcome for runner in done]
+    server_changed = any(outcome.server_changed for outcome in outcomes)
+    if not done:
+        module.fail_json(msg=to_native(registration_failure), changed=system_id_created, **failure)
 
-    if params['state'] == 'present':
-        edit = RunnerEdit(name=params['name'], url=select_url,
-                          settings=entry_settings(outcome.fields, params, None if select_url else params['url']),
-                          environment=environment)
-    else:
-        edit = RunnerEdit(name=params['name'], url=select_url, state='absent')
+    # One edit of config.toml for every runner done, registrations before a
+    # failure included: what happened on GitLab is never lost.
     try:
         result = edit_file(
-            module, path, config_transform(edit, params['validate_keys']), create=True, default_mode='0600',
-            mask=lambda text: mask_config_text(text, known=tuple(module.no_log_values)), backup=params['backup'],
-            # The entry holds the runner's token from the first run on.
+            module, path, config_transform([runner.edit() for runner in done], params['validate_keys']),
+            create=True, default_mode='0600', backup=params['backup'],
+            mask=lambda text: mask_config_text(text, known=tuple(module.no_log_values)),
+            # The entries hold the runners' tokens from the first run on.
             holds_secret=lambda content: True,
         )
     except (TomlDocumentError, FileChangedError, ValueError, OSError) as exc:
         message = '%s: %s' % (path, to_native(exc))
-        if outcome.undo and not module.check_mode:
-            failures = undo_on_gitlab(outcome)
+        if any(outcome.undo for outcome in outcomes) and not module.check_mode:
+            failures = undo_on_gitlab(outcomes)
             message += ('; what was done on GitLab was taken back' if not failures else
                         '; taking back what was done on GitLab failed too: %s' % '; '.join(failures))
-        module.fail_json(msg=message, changed=system_id_created or outcome.server_changed, **failure)
+        if registration_failure is not None:
+            message = '%s Writing config.toml failed as well: %s' % (registration_failure, message)
+        module.fail_json(msg=message, changed=system_id_created or server_changed, **failure)
 
-    for after_write in outcome.after_write:
-        try:
-            after_write()
-        except GitLabApiError as exc:
-            module.warn('the entry is gone from config.toml, but a second removal on GitLab failed: %s'
-                        % to_native(exc))
+    # Every manager removal waits once for the runner to reread config.toml.
+    for outcome, exc in run_after_write(outcomes, done[0].client.sleep):
+        module.warn('the entry is gone from config.toml, but a second removal on GitLab failed: %s' % to_native(exc))
     for message in result.payload.unknown_key_messages:
         module.warn('config.toml key unknown to gitlab-runner: %s' % message)
-    returned = dict(
-        changed=result.changed or outcome.server_changed or system_id_created,
-        action=outcome.action,
-        runner_id=outcome.runner_id,
-        system_id=system_id.value,
-        token_expires_at=expiry_text(outcome.expires_at),
-        settings_changes=outcome.settings_changes,
-        runner=result.payload.runner,
-        unknown_keys=result.payload.unknown_keys,
-        notes=outcome.notes,
-    )
+    changed = result.changed or any(outcome.server_changed for outcome in outcomes) or system_id_created
+    if listed:
+        returned = dict(
+            changed=changed,
+            system_id=system_id.value,
+            runners=[runner.result(entry_changed) for runner, entry_changed in zip(done, result.payload.runner_changed)],
+            unknown_keys=result.payload.unknown_keys,
+        )
+    else:
+        outcome = outcomes[0]
+        returned = dict(
+            changed=changed,
+            action=outcome.action,
+            runner_id=outcome.runner_id,
+            system_id=system_id.value,
+            token_expires_at=expiry_text(outcome.expires_at),
+            settings_changes=outcome.settings_changes,
+            runner=result.payload.runner,
+            unknown_keys=result.payload.unknown_keys,
+            notes=outcome.notes,
+        )
     returned.update(result.file_returns())
+    if registration_failure is not None:
+        module.fail_json(msg=to_native(registration_failure), **returned)
     module.exit_json(**returned)
 
 

@@ -20,10 +20,13 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_
     expiry_text,
     legacy_registration_body,
     parse_expiry,
+    run_after_write,
+    select_entries,
     select_entry,
     server_settings_diff,
     wanted_server_settings,
 )
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._gitlab_api import GitLabApiError
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_document import find_runner
 
 
@@ -119,3 +122,31 @@ def test_entry_settings_put_registration_first():
     settings = entry_settings({'id': 1, 'token': 't'}, options(settings={'limit': 2}), 'https://one/')
     assert list(settings) == ['url', 'id', 'token', 'executor', 'limit']
     assert entry_settings(None, options()) == {'executor': 'docker'}
+
+
+def test_an_entry_without_url_is_completed_for_one_runner_only():
+    data = {'runners': [{'name': 'a'}, {'name': 'b', 'url': 'https://one/'}]}
+    assert select_entries(data, [('a', 'https://one/'), ('a', 'https://two/'), ('b', 'https://one')], find_runner) == [
+        ({'name': 'a'}, None), (None, 'https://two/'), ({'name': 'b', 'url': 'https://one/'}, 'https://one')]
+
+
+class Outcome:
+    def __init__(self, calls):
+        self.after_write = calls
+
+
+def test_what_is_left_for_after_the_write_waits_once_for_all_the_runners():
+    events = []
+
+    def removal(name, fails=False):
+        def call():
+            events.append(name)
+            if fails:
+                raise GitLabApiError('DELETE /api/v4/runners/managers answered 500')
+        return call
+    failing = Outcome([removal('b', fails=True)])
+    outcomes = [Outcome([removal('a')]), Outcome([]), failing, Outcome([removal('c')])]
+    failures = run_after_write(outcomes, lambda seconds: events.append(seconds))
+    assert events == [3.5, 'a', 'b', 'c']
+    assert [(outcome, str(exc)) for outcome, exc in failures] == [(failing, 'DELETE /api/v4/runners/managers answered 500')]
+    assert run_after_write([Outcome([])], lambda seconds: events.append('waited')) == [] and events[-1] == 'c'

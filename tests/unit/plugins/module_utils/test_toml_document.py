@@ -359,3 +359,63 @@ def test_an_edit_that_changes_nothing_never_needs_tomlkit(monkeypatch):
     assert result.runner['token'] == '********'
     with pytest.raises(AssertionError, match='tomlkit was used'):
         edit_config_text(text, RunnerEdit(global_settings={'concurrent': 3}))
+
+
+# ------------------------------------------------------------ several edits
+
+def test_several_edits_in_one_pass_keep_the_layout_and_tell_which_entry_changed():
+    edits = [RunnerEdit(global_settings={'concurrent': 2}),
+             RunnerEdit(name='a', settings={'limit': 4}),
+             RunnerEdit(name='b', url='https://gitlab.example.com/', settings={'executor': 'shell'}),
+             RunnerEdit(name='a-twin', state='absent')]
+    result = edit_config_text(BASE, edits)
+    assert result.text.startswith(BASE.split('[session_server]')[0].replace('concurrent = 1  # jobs',
+                                                                              'concurrent = 2  # jobs'))
+    assert '"HTTP_PROXY=http://old:3128", # keep this comment' in result.text
+    data = tomllib.loads(result.text)
+    assert [(runner['name'], runner.get('limit'), runner['executor']) for runner in data['runners']] == [
+        ('a', 4, 'docker'), ('b', None, 'shell')]
+    assert result.runner_changed == [False, True, True, False]
+    assert [runner.get('name') for runner in result.runners] == [None, 'a', 'b', None]
+    assert result.runner == {}
+    assert result.runners[1]['token'] == MASK
+
+    again = edit_config_text(result.text, edits)
+    assert again.text == result.text and again.runner_changed == [False] * 4
+
+
+def test_edits_after_a_removal_find_their_entries_and_report_their_final_place():
+    text = ''.join('[[runners]]\n  name = "r%d"\n  executor = "docker"\n' % index for index in range(4))
+    result = edit_config_text(text, [RunnerEdit(name='r0', state='absent'), RunnerEdit(name='r2', settings={'limit': 1}),
+                                     RunnerEdit(name='r3', settings={'docker': {'imgae': 'x'}})])
+    assert [runner['name'] for runner in tomllib.loads(result.text)['runners']] == ['r1', 'r2', 'r3']
+    assert tomllib.loads(result.text)['runners'][1]['limit'] == 1
+    # r3 is the third entry once r0 is gone: the path and the name say so.
+    assert result.unknown_keys == ['runners[2].docker.imgae']
+    assert result.unknown_key_messages == ["runner 'r3': runners[2].docker.imgae: unknown key, did you mean 'image'?"]
+
+
+def test_two_edits_of_one_entry_are_refused():
+    with pytest.raises(TomlDocumentError, match="two edits select the same"):
+        edit_config_text(BASE, [RunnerEdit(name='a', settings={'limit': 1}), RunnerEdit(name='a', state='absent')])
+    with pytest.raises(TomlDocumentError, match="two edits select the same"):
+        edit_config_text('', [RunnerEdit(name='new'), RunnerEdit(name='new', settings={'limit': 1})])
+
+
+def test_wrong_types_of_several_runners_are_named_and_refused_together():
+    transform = config_transform([RunnerEdit(name='a', settings={'limit': 'two'}),
+                                  RunnerEdit(name='b', settings={'docker': {'privileged': 'yes'}})])
+    with pytest.raises(TomlDocumentError) as refused:
+        transform(BASE.encode())
+    assert "runner 'a': runners[0].limit: gitlab-runner expects an integer" in str(refused.value)
+    assert "runner 'b': runners[1].docker.privileged: gitlab-runner expects a boolean" in str(refused.value)
+
+
+def test_a_hundred_new_entries_in_one_pass():
+    edits = [RunnerEdit(name='r%03d' % index, url='https://gitlab.example.com/', environment={'A': str(index)},
+                        settings={'executor': 'docker', 'docker': {'image': 'alpine'}}) for index in range(100)]
+    result = edit_config_text(None, edits)
+    runners = tomllib.loads(result.text)['runners']
+    assert [runner['name'] for runner in runners] == ['r%03d' % index for index in range(100)]
+    assert runners[42]['environment'] == ['A=42'] and result.runner_changed == [True] * 100
+    assert '\n  [runners.docker]\n    image = "alpine"\n' in result.text

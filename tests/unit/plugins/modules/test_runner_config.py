@@ -249,3 +249,76 @@ def test_missing_tomlkit_is_reported(run_module, config):
         result, failed, dummy = run_module(main, dict(path=str(config), **{'global': {'concurrent': 2}}))
     assert failed and 'tomlkit' in result['msg']
     assert config.read_text() == CONFIG
+
+
+# ------------------------------------------------------- runners: a list
+
+def test_a_list_of_runners_is_edited_in_one_write_and_a_second_run_changes_nothing(run_module, config, monkeypatch):
+    installed = []
+    install = _safe_write._install
+    monkeypatch.setattr(_safe_write, '_install', lambda *args: installed.append(args) or install(*args))
+    args = dict(path=str(config), runners=[
+        dict(name='r1', settings={'docker': {'volumes': ['/cache']}}),
+        dict(name='r2', url='https://gitlab.example.com/', environment={'HTTP_PROXY': 'http://cntlm.internal:3128'}),
+        dict(name='r3', settings={'limit': 2}),
+    ], **{'global': {'concurrent': 4}})
+    result, failed, dummy = run_module(main, args)
+    assert not failed and result['changed'], result
+    assert len(installed) == 1
+    assert [(runner['name'], runner['changed']) for runner in result['runners']] == [
+        ('r1', True), ('r2', True), ('r3', True)]
+    assert result['runners'][0]['runner']['token'] == '********'
+    assert 'runner' not in result
+    data = tomllib.loads(config.read_text())
+    assert data['concurrent'] == 4
+    assert [runner['name'] for runner in data['runners']] == ['r1', 'r2', 'r3']
+    assert data['runners'][0]['docker']['volumes'] == ['/cache']
+    assert data['runners'][1]['environment'] == ['HTTP_PROXY=http://cntlm.internal:3128']
+    assert config.read_text().startswith(CONFIG.split('[[runners]]')[0].replace('concurrent = 1', 'concurrent = 4'))
+    os.utime(config, (OLD_TIME, OLD_TIME))
+
+    result, failed, dummy = run_module(main, args)
+    assert not failed and not result['changed']
+    assert [runner['changed'] for runner in result['runners']] == [False] * 3
+    assert config.stat().st_mtime == OLD_TIME and len(installed) == 1
+
+
+def test_a_list_changes_only_the_entries_that_differ_and_removes_absent_ones(run_module, config):
+    run_module(main, dict(path=str(config), runners=[dict(name='r2', settings={'limit': 1}),
+                                                      dict(name='r3', settings={'limit': 1})]))
+    result, failed, dummy = run_module(main, dict(path=str(config), runners=[
+        dict(name='r1', settings={'docker': {'image': 'alpine:3.20'}}),
+        dict(name='r2', state='absent'),
+        dict(name='r3', settings={'limit': 3}),
+        dict(name='never-there', state='absent'),
+    ]))
+    assert not failed, result
+    assert [runner['changed'] for runner in result['runners']] == [False, True, True, False]
+    assert result['runners'][1]['runner'] == {}
+    data = tomllib.loads(config.read_text())
+    assert [(runner['name'], runner.get('limit')) for runner in data['runners']] == [('r1', None), ('r3', 3)]
+
+
+def test_a_list_in_check_mode_names_the_runner_with_an_unknown_key_and_writes_nothing(run_module, config):
+    result, failed, dummy = run_module(main, dict(path=str(config), validate_keys='error', runners=[
+        dict(name='r1', settings={'docker': {'image': 'debian:12'}}),
+        dict(name='typo', settings={'docker': {'imgae': 'debian:12'}}),
+    ]), check_mode=True)
+    assert failed
+    assert "runner 'typo': runners[1].docker.imgae: unknown key, did you mean 'image'?" in result['msg']
+    assert config.read_text() == CONFIG
+
+
+def test_two_items_that_select_one_entry_are_refused(run_module, config):
+    result, failed, dummy = run_module(main, dict(path=str(config), runners=[
+        dict(name='r1', settings={'limit': 1}), dict(name='r1', url='https://gitlab.example.com', settings={'limit': 2})]))
+    assert failed and 'two edits select the same [[runners]] entry' in result['msg'] and "'r1'" in result['msg']
+    assert config.read_text() == CONFIG
+
+
+@pytest.mark.parametrize('single', ['name', 'url', 'settings', 'environment', 'state'])
+def test_the_options_of_one_entry_cannot_stand_beside_runners(run_module, config, single):
+    value = {'name': 'r1', 'url': 'https://x/', 'settings': {}, 'environment': {}, 'state': 'absent'}[single]
+    result, failed, dummy = run_module(main, dict(path=str(config), runners=[dict(name='r1')], **{single: value}))
+    assert failed and 'mutually exclusive' in result['msg'] and single in result['msg']
+    assert config.read_text() == CONFIG

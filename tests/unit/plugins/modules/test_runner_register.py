@@ -23,13 +23,17 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 
 import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _gitlab_api
+from ansible_collections.behindproxy.gitlab_runner.plugins.filter.gitlab_runner import gitlab_runner_entries
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _gitlab_api, _http
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _safe_write as runner_register_safe_write
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_registration import VERIFY_AT_ONCE
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules import runner_register
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules.runner_register import main
 
@@ -814,3 +818,304 @@ def test_https_with_a_private_ca_through_a_connect_proxy(lab, register, tls_url)
         proxy.close()
     assert not failed, result
     assert proxy.lines == ['CONNECT %s HTTP/1.0' % url[len('https://'):].rstrip('/')]
+
+
+# ------------------------------------------------------- runners: a list
+
+@pytest.fixture
+def register_all(lab, run_module):
+    """register_all(runners, check_mode=False, **args): the list form, each item's url the fake GitLab's by default."""
+    def run(runners, check_mode=False, **args):
+        items = [dict(dict(url=lab.url), **item) for item in runners]
+        for item in items:
+            lab.tokens.update(item[key] for key in ('token', 'registration_token', 'api_token') if item.get(key))
+        result, failed, warnings = run_module(main, dict(dict(path=str(lab.config), runners=items), **args),
+                                              check_mode=check_mode)
+        lab.results.append(result)
+        for runner in lab.gitlab.runners.values():
+            lab.tokens.add(runner['token'])
+        return result, failed, warnings
+    return run
+
+
+def counting_writes(monkeypatch):
+    """The number of edit_file calls and of renames into place they make, as a dict updated as they happen."""
+    counts = {'edit_file': 0, 'installed': 0}
+    edit_file, install = runner_register.edit_file, runner_register_safe_write._install
+
+    def counted_edit_file(*args, **kwargs):
+        counts['edit_file'] += 1
+        return edit_file(*args, **kwargs)
+
+    def counted_install(*args, **kwargs):
+        counts['installed'] += 1
+        return install(*args, **kwargs)
+    monkeypatch.setattr(runner_register, 'edit_file', counted_edit_file)
+    monkeypatch.setattr(runner_register_safe_write, '_install', counted_install)
+    return counts
+
+
+def test_a_list_registers_each_way_in_with_one_write_then_changes_nothing(lab, register_all, monkeypatch):
+    runner_id, token = lab.new_runner()
+    lab.requests()
+    counts = counting_writes(monkeypatch)
+    runners = [
+        dict(name='by-token', token=token, settings={'docker': {'image': 'alpine:3.20'}}),
+        dict(name='by-registration', registration_token=REGISTRATION_TOKEN, tags=['legacy']),
+        dict(API_ARGS, name='by-api', environment={'HTTP_PROXY': 'http://172.17.0.1:3128'}),
+    ]
+    result, failed, dummy = register_all(runners)
+    assert not failed, result
+    assert result['changed'] and counts == {'edit_file': 1, 'installed': 1}
+    assert [(runner['name'], runner['action'], runner['changed']) for runner in result['runners']] == [
+        ('by-token', 'verified', True), ('by-registration', 'registered', True), ('by-api', 'created', True)]
+    assert result['runners'][0]['runner_id'] == runner_id
+    assert all('runner' not in runner for runner in result['runners'])
+    assert lab.requests() == [('POST', '/api/v4/runners/verify'), ('POST', '/api/v4/runners'),
+                              ('POST', '/api/v4/user/runners'), ('POST', '/api/v4/runners/verify')]
+    entries = {entry['name']: entry for entry in tomllib.loads(lab.config.read_text())['runners']}
+    assert list(entries) == ['by-token', 'by-registration', 'by-api']
+    for answered in result['runners']:
+        assert entries[answered['name']]['token'] == lab.server_runner(answered['runner_id'])['token']
+    assert entries['by-token']['docker'] == {'image': 'alpine:3.20'}
+    assert entries['by-api']['environment'] == ['HTTP_PROXY=http://172.17.0.1:3128']
+    assert lab.server_runner(result['runners'][1]['runner_id'])['tag_list'] == ['legacy']
+    before, mtime = lab.config.read_bytes(), lab.config.stat().st_mtime_ns
+
+    result, failed, dummy = register_all(runners)
+    assert not failed and not result['changed'], result
+    assert [(runner['action'], runner['changed']) for runner in result['runners']] == [('none', False)] * 3
+    assert lab.config.read_bytes() == before and lab.config.stat().st_mtime_ns == mtime
+    assert counts['installed'] == 1
+    assert lab.requests() == [('POST', '/api/v4/runners/verify')] * 3 + [
+        ('GET', '/api/v4/runners/%d' % result['runners'][2]['runner_id'])]
+
+
+def test_only_the_runner_whose_settings_differ_is_changed(lab, register_all):
+    tokens = [lab.new_runner()[1] for dummy in range(3)]
+    runners = [dict(name='docker-%d' % index, token=token, settings={'limit': 1}) for index, token in enumerate(tokens)]
+    register_all(runners)
+    runners[1]['settings'] = {'limit': 2}
+    result, failed, dummy = register_all(runners)
+    assert not failed and result['changed']
+    assert [runner['changed'] for runner in result['runners']] == [False, True, False]
+    assert [runner['action'] for runner in result['runners']] == ['none'] * 3
+    assert [entry['limit'] for entry in tomllib.loads(lab.config.read_text())['runners']] == [1, 2, 1]
+
+
+def test_a_runner_that_fails_after_another_was_created_leaves_the_first_in_config_toml(lab, register_all):
+    dummy, third_token = lab.new_runner()
+    lab.requests()
+    runners = [dict(name='created-first', registration_token=REGISTRATION_TOKEN),
+               dict(name='refused', token='glrt-never-issued-0000000'),
+               dict(name='not-tried', token=third_token)]
+    result, failed, dummy = register_all(runners)
+    assert failed
+    assert result['msg'].startswith("runner 'refused' at %s: POST /api/v4/runners/verify refused the token option"
+                                    % lab.url)
+    assert "The 1 runner before it (created-first) is written to config.toml" in result['msg']
+    assert 'The 1 runner after it (not-tried) is left as it is' in result['msg']
+    assert 'glrt-never-issued' not in result['msg']
+    assert result['changed'] is True
+    created = result['runners']
+    assert [(runner['name'], runner['action']) for runner in created] == [('created-first', 'registered')]
+    entries = tomllib.loads(lab.config.read_text())['runners']
+    assert [entry['name'] for entry in entries] == ['created-first']
+    assert entries[0]['token'] == lab.server_runner(created[0]['runner_id'])['token']
+    # Nothing was asked about the runner after the one that failed.
+    assert lab.requests() == [('POST', '/api/v4/runners'), ('POST', '/api/v4/runners/verify')]
+
+    # The next run, with the refused runner fixed, registers nothing twice.
+    runners[1] = dict(name='refused', token=lab.new_runner()[1])
+    result, failed, dummy = register_all(runners)
+    assert not failed, result
+    assert [runner['action'] for runner in result['runners']] == ['none', 'verified', 'verified']
+    assert ('POST', '/api/v4/runners') not in lab.requests()
+
+
+def test_a_failed_write_takes_back_every_registration_of_the_list(lab, register_all, monkeypatch):
+    def failing_edit(*args, **kwargs):
+        raise OSError('No space left on device')
+    monkeypatch.setattr(runner_register, 'edit_file', failing_edit)
+    result, failed, dummy = register_all([dict(name='first', registration_token=REGISTRATION_TOKEN),
+                                          dict(API_ARGS, name='second')])
+    assert failed and 'No space left on device' in result['msg'] and 'taken back' in result['msg']
+    assert lab.gitlab.runners == {}
+
+
+def test_managers_of_several_runners_are_removed_twice_after_one_wait(lab, register_all, monkeypatch):
+    made = [lab.new_runner() for dummy in range(3)]
+    register_all([dict(name='docker-%d' % index, token=token) for index, (dummy, token) in enumerate(made)])
+    waits = []
+
+    def wait(seconds):
+        # Every entry is gone before the one wait for the runner to reread config.toml.
+        assert 'runners' not in tomllib.loads(lab.config.read_text())
+        waits.append(seconds)
+    monkeypatch.setattr(_gitlab_api.GitLabClient, 'default_sleep', staticmethod(wait))
+    lab.requests()
+    result, failed, dummy = register_all([dict(name='docker-%d' % index, state='absent') for index in range(3)])
+    assert not failed and result['changed']
+    assert waits == [3.5]
+    assert lab.requests() == [('DELETE', '/api/v4/runners/managers')] * 6
+    assert all(lab.server_runner(runner_id)['managers'] == [] for runner_id, dummy in made)
+    assert [runner['action'] for runner in result['runners']] == ['unregistered'] * 3
+
+
+def test_no_wait_when_no_manager_was_removed(lab, register_all, monkeypatch):
+    register_all([dict(name='legacy', registration_token=REGISTRATION_TOKEN)])
+    waits = []
+    monkeypatch.setattr(_gitlab_api.GitLabClient, 'default_sleep', staticmethod(waits.append))
+    result, failed, dummy = register_all([dict(name='legacy', state='absent'), dict(name='never-there', state='absent')])
+    assert not failed and result['changed'] and waits == []
+    assert [runner['changed'] for runner in result['runners']] == [True, False]
+
+
+def test_check_mode_with_a_list_on_a_fresh_host_calls_nothing_and_writes_nothing(lab, register_all):
+    dummy, token = lab.new_runner()
+    lab.requests()
+    result, failed, dummy = register_all(
+        [dict(name='a', token=token), dict(name='b', registration_token=REGISTRATION_TOKEN), dict(API_ARGS, name='c')],
+        check_mode=True)
+    assert not failed and result['changed'], result
+    assert [runner['action'] for runner in result['runners']] == ['verified', 'registered', 'created']
+    assert lab.requests() == [] and not lab.config.exists() and not lab.system_id_file.exists()
+    assert result['diff']['after'].count('token = "********"') == 3
+    assert [runner['changed'] for runner in result['runners']] == [True] * 3
+
+
+def test_every_runners_settings_are_checked_before_any_call_and_the_message_names_the_runner(lab, register_all):
+    result, failed, dummy = register_all(
+        [dict(name='good', registration_token=REGISTRATION_TOKEN, settings={'docker': {'image': 'alpine'}}),
+         dict(name='wrong-key', registration_token=REGISTRATION_TOKEN,
+              settings={'docker': {'environment': ['DOCKER_AUTH_CONFIG={}']}})],
+        validate_keys='error')
+    assert failed
+    assert "runner 'wrong-key': runners[1].docker.environment: unknown key" in result['msg']
+    assert lab.requests() == [] and not lab.config.exists()
+
+
+def test_bad_options_of_an_item_fail_naming_it_before_any_call(lab, register_all):
+    result, failed, dummy = register_all([dict(name='fine', registration_token=REGISTRATION_TOKEN),
+                                          dict(name='no-type', api_token=PAT)])
+    assert failed and result['msg'] == ("runner 'no-type' at %s: runner_type is required with api_token "
+                                        "(instance_type, group_type or project_type)" % lab.url)
+    assert lab.requests() == []
+
+    result, failed, dummy = register_all([dict(name='twice', registration_token=REGISTRATION_TOKEN),
+                                          dict(name='twice', url=lab.url.rstrip('/'), registration_token=REGISTRATION_TOKEN)])
+    assert failed and "two items with name 'twice'" in result['msg']
+
+    result, failed, dummy = register_all([dict(name='two-ways', token='glrt-two-ways-token-000', api_token=PAT)])
+    assert failed and 'mutually exclusive' in result['msg'] and 'glrt-two-ways' not in result['msg']
+    assert lab.requests() == []
+
+
+@pytest.mark.parametrize('single', ['name', 'token', 'settings', 'state'])
+def test_the_options_of_one_runner_cannot_stand_beside_runners(lab, register_all, single):
+    value = {'name': 'x', 'token': 'glrt-beside-runners-000', 'settings': {}, 'state': 'absent'}[single]
+    result, failed, dummy = register_all([dict(name='a', registration_token=REGISTRATION_TOKEN)], **{single: value})
+    assert failed and 'mutually exclusive' in result['msg'] and single in result['msg']
+    assert lab.requests() == []
+
+
+def test_an_empty_list_does_nothing(lab, register_all):
+    result, failed, dummy = register_all([])
+    assert not failed and not result['changed'] and result['runners'] == []
+    assert not lab.config.exists() and lab.requests() == []
+
+
+def test_items_take_the_modules_proxy_unless_they_set_their_own(lab, register_all):
+    module_proxy, item_proxy = RecordingProxy(), RecordingProxy()
+    try:
+        tokens = [lab.new_runner()[1] for dummy in range(2)]
+        result, failed, dummy = register_all(
+            [dict(name='by-module', token=tokens[0]),
+             dict(name='by-item', token=tokens[1], proxy='http://127.0.0.1:%d' % item_proxy.port)],
+            proxy='http://svc:Pr0xy-L1st@127.0.0.1:%d' % module_proxy.port)
+    finally:
+        module_proxy.close()
+        item_proxy.close()
+    assert not failed, result
+    assert module_proxy.lines == ['POST %sapi/v4/runners/verify HTTP/1.1' % lab.url]
+    assert item_proxy.lines == ['POST %sapi/v4/runners/verify HTTP/1.1' % lab.url]
+    assert 'Pr0xy-L1st' not in json.dumps(result)
+
+
+def test_secrets_in_the_items_settings_are_masked_in_the_diff_and_the_result(lab, register_all):
+    auth = '{"auths": {"registry.example": {"auth": "c2VjcmV0LWF1dGg="}}}'
+    dummy, token = lab.new_runner()
+    result, failed, dummy = register_all([dict(name='a', token=token, environment={'DOCKER_AUTH_CONFIG': auth})])
+    assert not failed, result
+    printed = json.dumps(result)
+    assert 'c2VjcmV0LWF1dGg=' not in printed and token not in printed
+    assert 'DOCKER_AUTH_CONFIG=********' in result['diff']['after']
+
+
+def test_the_roles_entries_filter_output_is_what_the_list_form_takes(lab, register_all):
+    dummy, token = lab.new_runner()
+    inventory = [dict(name='docker-1', url=lab.url, token=token, settings={'docker': {'image': 'alpine:3.20'}}),
+                 dict(name='legacy', url=lab.url, registration_token=REGISTRATION_TOKEN, tags=['dind'])]
+    additions = {'legacy': {'no_proxy': ['docker'], 'services': [{'name': 'docker:27-dind', 'alias': 'docker'}],
+                            'settings': {'docker': {'privileged': True}}, 'pre_build_script': 'echo dind'}}
+    proxy_environment = {'HTTP_PROXY': '', 'http_proxy': '', 'NO_PROXY': 'localhost', 'no_proxy': 'localhost'}
+    runners = gitlab_runner_entries(inventory, environment=proxy_environment, compose_project_name='ci-${CI_JOB_ID}',
+                                    runner_version='17.11.0', additions=additions)
+    result, failed, dummy = register_all(runners)
+    assert not failed, result
+    entries = {entry['name']: entry for entry in tomllib.loads(lab.config.read_text())['runners']}
+    assert 'NO_PROXY=localhost,docker' in entries['legacy']['environment']
+    assert entries['legacy']['docker'] == {'privileged': True, 'services': [{'name': 'docker:27-dind', 'alias': 'docker'}]}
+    assert entries['legacy']['pre_build_script'] == 'echo dind'
+    assert entries['docker-1']['pre_get_sources_script'].startswith('git config --global http.proxy')
+    assert 'COMPOSE_PROJECT_NAME=ci-${CI_JOB_ID}' in entries['docker-1']['environment']
+
+    result, failed, dummy = register_all(gitlab_runner_entries(inventory, environment=proxy_environment,
+                                                               compose_project_name='ci-${CI_JOB_ID}',
+                                                               runner_version='17.11.0', additions=additions))
+    assert not failed and not result['changed']
+
+
+def test_the_tokens_config_toml_holds_are_verified_a_few_at_a_time(lab, register_all, monkeypatch):
+    runners = [dict(name='docker-%d' % index, token=lab.new_runner()[1]) for index in range(8)]
+    register_all(runners)
+    lock, in_flight, most = threading.Lock(), [0], [0]
+    request = _http.request
+
+    def slow_request(*args, **kwargs):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05)
+            return request(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+    monkeypatch.setattr(_http, 'request', slow_request)
+    lab.requests()
+    result, failed, dummy = register_all(runners)
+    assert not failed and not result['changed']
+    assert lab.requests() == [('POST', '/api/v4/runners/verify')] * 8
+    assert 1 < most[0] <= VERIFY_AT_ONCE
+
+
+def test_a_verification_that_fails_is_reported_in_its_turn(lab, register_all, monkeypatch):
+    made = [lab.new_runner() for dummy in range(3)]
+    runners = [dict(name='docker-%d' % index, token=token, settings={'limit': 1})
+               for index, (dummy, token) in enumerate(made)]
+    register_all(runners)
+    verify = lab.gitlab.verify
+
+    def orphaned_second(body):
+        if body.get('token') == made[1][1]:
+            raise fakegitlab.ApiError(422, '422 Unprocessable Entity - Runner is orphaned')
+        return verify(body)
+    monkeypatch.setattr(lab.gitlab, 'verify', orphaned_second)
+    changed = [dict(runner, settings={'limit': 2}) for runner in runners]
+    result, failed, dummy = register_all(changed)
+    assert failed
+    assert result['msg'].startswith("runner 'docker-1' at %s: POST /api/v4/runners/verify answered 422" % lab.url)
+    assert 'orphaned' in result['msg'] and 'The 1 runner after it (docker-2) is left as it is' in result['msg']
+    assert [entry['limit'] for entry in tomllib.loads(lab.config.read_text())['runners']] == [2, 1, 1]
+    assert [(runner['name'], runner['changed']) for runner in result['runners']] == [('docker-0', True)]

@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, behindproxy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""gitlab_runner_entries: the gitlab_runner role's runners as runner_register's runners option takes them."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.behindproxy.gitlab_runner.plugins.filter.gitlab_runner import (
+    GIT_PROXY_SCRIPT,
+    FilterModule,
+    gitlab_runner_entries,
+)
+
+PROXY = 'http://172.17.0.1:3128'
+PROXY_ENVIRONMENT = {'HTTP_PROXY': PROXY, 'http_proxy': PROXY, 'HTTPS_PROXY': PROXY, 'https_proxy': PROXY,
+                     'NO_PROXY': 'localhost,127.0.0.1', 'no_proxy': 'localhost,127.0.0.1'}
+TOKEN = 'glrt-filter-Secret-T0ken'
+
+
+def entries(runners, **given):
+    arguments = dict(environment=PROXY_ENVIRONMENT, compose_project_name='ci-job-${CI_JOB_ID}',
+                     runner_version='17.11.0', http_proxy='http://http-proxy:3128', https_proxy=PROXY)
+    arguments.update(given)
+    return gitlab_runner_entries(runners, **arguments)
+
+
+def runner(**fields):
+    return dict({'name': 'docker-1', 'url': 'https://gitlab.example.com/', 'token': TOKEN}, **fields)
+
+
+def test_the_filter_is_registered():
+    assert FilterModule().filters()['gitlab_runner_entries'] is gitlab_runner_entries
+
+
+def test_a_runner_gets_the_proxy_environment_git_compose_name_and_the_proxy_of_its_scheme():
+    plain_http = dict(runner(name='docker-2', url='http://gitlab.internal/'), executor='shell', tags=None)
+    result = entries([runner(settings={'docker': {'image': 'alpine:3.20'}}), plain_http])
+    first = result[0]
+    assert first['name'] == 'docker-1' and first['token'] == TOKEN and first['proxy'] == PROXY
+    assert first['settings'] == {'docker': {'image': 'alpine:3.20'}, 'pre_get_sources_script': GIT_PROXY_SCRIPT}
+    assert first['environment'] == dict(PROXY_ENVIRONMENT, COMPOSE_PROJECT_NAME='ci-job-${CI_JOB_ID}')
+    second = result[1]
+    assert second['proxy'] == 'http://http-proxy:3128'
+    assert (second['executor'], second['tags']) == ('shell', None)
+    assert set(second) == {'name', 'url', 'token', 'executor', 'tags', 'proxy', 'settings', 'environment'}
+
+
+def test_the_users_git_script_comes_first_and_an_old_runner_gets_pre_clone_script():
+    result = entries([runner(settings={'pre_get_sources_script': 'echo mine'})])
+    assert result[0]['settings']['pre_get_sources_script'] == 'echo mine\n' + GIT_PROXY_SCRIPT
+    old = entries([runner(settings={'pre_clone_script': 'echo mine'})], runner_version='15.8.3')
+    assert old[0]['settings'] == {'pre_clone_script': 'echo mine\n' + GIT_PROXY_SCRIPT}
+    assert entries([runner()], runner_version='')[0]['settings'] == {'pre_get_sources_script': GIT_PROXY_SCRIPT}
+
+
+def test_without_a_proxy_git_is_left_alone_and_the_jobs_get_no_proxy_variables():
+    result = entries([runner(settings={'limit': 2})], environment={}, compose_project_name='')
+    assert result[0]['settings'] == {'limit': 2}
+    assert result[0]['environment'] == {}
+
+
+def test_the_runners_own_environment_wins_by_name():
+    result = entries([runner(environment={'NO_PROXY': 'only-mine', 'COMPOSE_PROJECT_NAME': 'fixed', 'X': '1'})])
+    environment = result[0]['environment']
+    assert environment['NO_PROXY'] == 'only-mine' and environment['no_proxy'] == 'localhost,127.0.0.1'
+    assert environment['COMPOSE_PROJECT_NAME'] == 'fixed' and environment['X'] == '1'
+
+
+def test_an_absent_runner_gets_neither_settings_nor_environment():
+    result = entries([runner(state='absent', settings={'limit': 1}, environment={'A': '1'})],
+                     additions={'docker-1': {'no_proxy': ['docker']}})
+    assert result == [{'name': 'docker-1', 'url': 'https://gitlab.example.com/', 'token': TOKEN, 'state': 'absent',
+                       'proxy': PROXY}]
+
+
+def test_runners_to_remove_are_added_as_absent_with_the_proxy_of_their_scheme():
+    result = entries([runner()], remove=[{'name': 'old', 'url': 'http://gitlab.internal/'}])
+    assert result[1] == {'name': 'old', 'url': 'http://gitlab.internal/', 'state': 'absent',
+                         'proxy': 'http://http-proxy:3128'}
+
+
+# ------------------------------------------------------------------ additions
+
+def test_no_proxy_additions_go_into_both_cases_without_duplicates():
+    result = entries([runner(), runner(name='docker-2')],
+                     additions={'docker-1': {'no_proxy': ['docker', 'LOCALHOST', 'docker:2375', 'docker']}})
+    environment = result[0]['environment']
+    assert environment['NO_PROXY'] == environment['no_proxy'] == 'localhost,127.0.0.1,docker,docker:2375'
+    assert result[1]['environment']['NO_PROXY'] == 'localhost,127.0.0.1'
+
+
+def test_no_proxy_additions_join_the_runners_own_value_in_both_cases():
+    result = entries([runner(environment={'NO_PROXY': 'mine.example', 'no_proxy': 'mine.example,other.example'})],
+                     additions={'docker-1': {'no_proxy': 'docker,mine.example'}})
+    environment = result[0]['environment']
+    assert environment['NO_PROXY'] == environment['no_proxy'] == 'mine.example,other.example,docker'
+
+
+def test_no_proxy_additions_are_left_out_when_the_jobs_have_no_proxy():
+    result = entries([runner()], environment={}, compose_project_name='',
+                     additions={'docker-1': {'no_proxy': ['docker']}})
+    assert result[0]['environment'] == {}
+    result = entries([runner(environment={'https_proxy': PROXY})], environment={}, compose_project_name='',
+                     additions={'docker-1': {'no_proxy': ['docker']}})
+    assert result[0]['environment'] == {'https_proxy': PROXY, 'NO_PROXY': 'docker', 'no_proxy': 'docker'}
+
+
+def test_the_pre_build_script_comes_after_the_runners_own():
+    additions = {'docker-1': {'pre_build_script': 'mkdir -p $HOME/.docker'}}
+    result = entries([runner(settings={'pre_build_script': 'echo mine'}), runner(name='docker-2')], additions=dict(
+        additions, **{'docker-2': additions['docker-1']}))
+    assert result[0]['settings']['pre_build_script'] == 'echo mine\nmkdir -p $HOME/.docker'
+    assert result[1]['settings']['pre_build_script'] == 'mkdir -p $HOME/.docker'
+
+
+def test_services_come_after_the_runners_own_but_not_an_alias_it_already_has():
+    own = [{'name': 'postgres:16', 'alias': 'db'}, {'name': 'docker:24-dind', 'alias': 'dind docker'},
+           {'name': 'redis:7'}]
+    added = [{'name': 'docker:27-dind', 'alias': 'docker', 'command': ['--tls=false']},
+             {'name': 'registry:2', 'alias': 'registry,mirror'},
+             {'name': 'redis:7'},
+             {'name': 'memcached:1'}]
+    result = entries([runner(settings={'docker': {'image': 'alpine', 'services': own}})],
+                     additions={'docker-1': {'services': added}})
+    docker = result[0]['settings']['docker']
+    assert docker['image'] == 'alpine'
+    assert docker['services'] == own + [{'name': 'registry:2', 'alias': 'registry,mirror'}, {'name': 'memcached:1'}]
+
+
+def test_services_of_a_runner_without_docker_settings_make_the_table():
+    result = entries([runner()], additions={'docker-1': {'services': [{'name': 'docker:27-dind', 'alias': 'docker'}]}})
+    assert result[0]['settings']['docker'] == {'services': [{'name': 'docker:27-dind', 'alias': 'docker'}]}
+
+
+def test_settings_merge_under_the_runners_own_which_win():
+    result = entries([runner(settings={'docker': {'privileged': False, 'image': 'alpine'}, 'limit': 4})],
+                     additions={'docker-1': {'settings': {'docker': {'privileged': True, 'volumes': ['/certs/client']},
+                                                          'limit': 1, 'output_limit': 8192}}})
+    settings = result[0]['settings']
+    assert settings['docker'] == {'privileged': False, 'volumes': ['/certs/client'], 'image': 'alpine'}
+    assert (settings['limit'], settings['output_limit']) == (4, 8192)
+
+
+def test_the_same_inputs_give_the_same_entries_and_are_never_changed():
+    runners = [runner(settings={'pre_build_script': 'echo mine', 'docker': {'services': [{'name': 'a:1'}]}},
+                      environment={'NO_PROXY': 'x'})]
+    additions = {'docker-1': {'no_proxy': ['docker'], 'pre_build_script': 'echo dind',
+                              'services': [{'name': 'docker:dind', 'alias': 'docker'}],
+                              'settings': {'docker': {'privileged': True}}}}
+    kept = copy.deepcopy((runners, additions))
+    first = entries(runners, additions=additions)
+    second = entries(runners, additions=additions)
+    assert first == second
+    assert (runners, additions) == kept
+    assert first[0]['settings']['pre_build_script'] == 'echo mine\necho dind'
+    assert first[0]['settings']['docker']['services'] == [{'name': 'a:1'}, {'name': 'docker:dind', 'alias': 'docker'}]
+
+
+# --------------------------------------------------------------------- errors
+
+@pytest.mark.parametrize('additions, words', [
+    ({'docker-9': {}}, ['names runners that gitlab_runner_runners does not: docker-9']),
+    ([], ['must be a mapping of runner names']),
+    ({'docker-1': ['docker']}, ["gitlab_runner_runner_additions['docker-1'] must be a mapping"]),
+    ({'docker-1': {'noproxy': ['docker']}}, ['unknown keys noproxy', 'known: no_proxy, pre_build_script']),
+    ({'docker-1': {'pre_build_script': ['echo']}}, ['.pre_build_script must be a string, got list']),
+    ({'docker-1': {'settings': 'privileged'}}, ['.settings must be a mapping, got str']),
+    ({'docker-1': {'services': {'name': 'docker:dind'}}}, ['.services must be a list of mappings']),
+    ({'docker-1': {'services': [{'alias': 'docker'}]}}, ['.services[0] must be a mapping with a name']),
+    ({'docker-1': {'no_proxy': 2375}}, ['.no_proxy must be a list of host names, got int']),
+])
+def test_unusable_additions_are_named(additions, words):
+    with pytest.raises(AnsibleFilterError) as refused:
+        entries([runner()], additions=additions)
+    for word in words:
+        assert word in str(refused.value)
+
+
+def test_services_cannot_be_added_to_a_docker_setting_that_is_not_a_table():
+    with pytest.raises(AnsibleFilterError, match="runner 'docker-1' have docker as str"):
+        entries([runner(settings={'docker': 'alpine'})], additions={'docker-1': {'services': [{'name': 'x'}]}})
+    removed = entries([runner(settings={'docker': None})], additions={'docker-1': {'services': [{'name': 'x'}]}})
+    assert removed[0]['settings']['docker'] is None
+
+
+@pytest.mark.parametrize('item, words', [
+    ({'url': 'https://gitlab.example.com/', 'token': TOKEN}, ["item '(no name)'", 'given: token']),
+    ({'name': 'docker-1', 'url': 'gitlab.example.com', 'token': TOKEN}, ["item 'docker-1'", 'a url (http or https)']),
+    (runner(api_token='glpat-filter-Secret'), ['given: token, api_token']),
+    ({'name': 'docker-1', 'url': 'https://g/', 'api_token': 'glpat-filter-Secret'}, ['api_token needs runner_type']),
+    (runner(runner_type='group_type', api_token=None), ['given: token, api_token']),
+    (runner(tgas=['x'], proxy='http://p:1/'), ['Unknown keys: tgas, proxy; known: name, url, state']),
+    (runner(settings=['x']), ['environment and settings are mappings']),
+    (runner(state='gone'), ['state present or absent']),
+])
+def test_unusable_runners_are_named_without_their_tokens(item, words):
+    with pytest.raises(AnsibleFilterError) as refused:
+        entries([item])
+    for word in words:
+        assert word in str(refused.value)
+    assert 'Secret' not in str(refused.value)
+
+
+def test_an_absent_runner_needs_no_way_in():
+    assert entries([{'name': 'old', 'url': 'https://gitlab.example.com/', 'state': 'absent'}])[0]['state'] == 'absent'
