@@ -33,7 +33,7 @@ COMPUTED_KEYS = ('settings', 'environment')
 WAYS_IN = ('token', 'registration_token', 'api_token')
 RUNNER_TYPES = ('instance_type', 'group_type', 'project_type')
 GITLAB_URL = re.compile(r'^https?://[^/\s]+')
-ADDITION_KEYS = ('no_proxy', 'pre_build_script', 'services', 'settings')
+ADDITION_KEYS = ('no_proxy', 'pre_build_script', 'services', 'volumes', 'environment', 'settings')
 PROXY_VARIABLES = ('http_proxy', 'https_proxy', 'no_proxy')
 ADDITIONS = 'gitlab_runner_runner_additions'
 
@@ -130,7 +130,8 @@ def _check_additions(additions, runners):
             raise AnsibleFilterError('gitlab_runner_entries: %s has unknown keys %s; known: %s'
                                      % (where, ', '.join(extra), ', '.join(ADDITION_KEYS)))
         expected = (('pre_build_script', str, 'a string'), ('settings', Mapping, 'a mapping'),
-                    ('services', list, 'a list of mappings'), ('no_proxy', (list, str), 'a list of host names'))
+                    ('services', list, 'a list of mappings'), ('no_proxy', (list, str), 'a list of host names'),
+                    ('volumes', list, 'a list of volume strings'), ('environment', Mapping, 'a mapping'))
         for key, kind, description in expected:
             if addition.get(key) is not None and not isinstance(addition[key], kind):
                 raise AnsibleFilterError('gitlab_runner_entries: %s.%s must be %s, got %s'
@@ -167,6 +168,30 @@ def _with_services(settings, services, where):
         docker['services'] = list(own) + added
 
 
+def _volume_destination(volume):
+    """The path inside the container of a [runners.docker] volume: "/dest", "/src:/dest" or "/src:/dest:mode"."""
+    parts = str(volume).split(':')
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _with_volumes(settings, volumes, where):
+    """The volumes appended after the runner's own, but for those whose container path its own already use."""
+    docker = settings.setdefault('docker', {})
+    if docker is None:
+        return
+    if not isinstance(docker, Mapping):
+        raise AnsibleFilterError('gitlab_runner_entries: the settings of %s have docker as %s, not a table: its '
+                                 'volumes cannot be added' % (where, type(docker).__name__))
+    own = docker.get('volumes') or []
+    if not isinstance(own, list):
+        raise AnsibleFilterError('gitlab_runner_entries: the settings of %s have docker.volumes that is not a '
+                                 'list: the additional volumes cannot be added' % where)
+    taken = set(_volume_destination(volume) for volume in own)
+    added = [volume for volume in volumes if _volume_destination(volume) not in taken]
+    if added:
+        docker['volumes'] = list(own) + added
+
+
 def _with_no_proxy(environment, entries):
     """NO_PROXY and no_proxy, both the same, with ``entries`` merged in; only where the jobs have a proxy."""
     if not any(name.lower() in PROXY_VARIABLES for name in environment):
@@ -195,9 +220,13 @@ def _present_entry(runner, entry, proxy_environment, compose_project_name, git_k
             ([settings['pre_build_script']] if settings.get('pre_build_script') else []) + [addition['pre_build_script']])
     if addition.get('services'):
         _with_services(settings, addition['services'], where)
+    if addition.get('volumes'):
+        _with_volumes(settings, addition['volumes'], where)
     environment = dict(proxy_environment or {})
     if compose_project_name:
         environment['COMPOSE_PROJECT_NAME'] = compose_project_name
+    # Under the runner's own variables, which win.
+    environment.update(addition.get('environment') or {})
     own_environment = runner.get('environment') or {}
     if not isinstance(own_environment, Mapping):
         raise AnsibleFilterError('gitlab_runner_entries: the environment of %s must be a mapping, got %s'

@@ -148,6 +148,38 @@ def test_settings_merge_under_the_runners_own_which_win():
     assert (settings['limit'], settings['output_limit']) == (4, 8192)
 
 
+def test_volumes_come_after_the_runners_own_but_not_a_container_path_it_already_uses():
+    own = ['/cache', '/etc/docker/certs.d:/etc/docker/certs.d:ro']
+    added = ['/certs/client', '/srv/other:/cache', '/var/run/docker.sock:/var/run/docker.sock']
+    result = entries([runner(settings={'docker': {'volumes': own}})], additions={'docker-1': {'volumes': added}})
+    assert result[0]['settings']['docker']['volumes'] == own + ['/certs/client', '/var/run/docker.sock:/var/run/docker.sock']
+
+
+def test_environment_additions_go_under_the_runners_own_which_win():
+    result = entries([runner(environment={'DOCKER_HOST': 'tcp://mine:2375'})],
+                     additions={'docker-1': {'environment': {'DOCKER_HOST': 'tcp://docker:2376',
+                                                             'DOCKER_TLS_CERTDIR': '/certs'}}})
+    environment = result[0]['environment']
+    assert environment['DOCKER_HOST'] == 'tcp://mine:2375' and environment['DOCKER_TLS_CERTDIR'] == '/certs'
+    assert environment['HTTP_PROXY'] == PROXY
+
+
+def test_what_dind_proxy_computes_is_accepted_and_written_once():
+    from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _dind
+    additions = _dind.runner_additions({'docker-1': {'mode': 'service'}}, 'docker:dind', mirror='http://172.17.0.1:5000',
+                                       avoid={'proxy': PROXY})
+    result = entries([runner(settings={'docker': {'image': 'docker:cli', 'volumes': ['/cache']}})], additions=additions)
+    entry = result[0]
+    assert entry['environment']['NO_PROXY'] == entry['environment']['no_proxy'] == (
+        'localhost,127.0.0.1,docker,docker:2375,docker:2376')
+    assert entry['environment']['DOCKER_HOST'] == 'tcp://docker:2376'
+    assert entry['settings']['docker']['volumes'] == ['/cache', '/certs/client']
+    assert entry['settings']['docker']['privileged'] is True
+    assert [service['alias'] for service in entry['settings']['docker']['services']] == ['docker']
+    assert entry == entries([runner(settings={'docker': {'image': 'docker:cli', 'volumes': ['/cache']}})],
+                            additions=additions)[0]
+
+
 def test_the_same_inputs_give_the_same_entries_and_are_never_changed():
     runners = [runner(settings={'pre_build_script': 'echo mine', 'docker': {'services': [{'name': 'a:1'}]}},
                       environment={'NO_PROXY': 'x'})]
@@ -175,6 +207,8 @@ def test_the_same_inputs_give_the_same_entries_and_are_never_changed():
     ({'docker-1': {'services': {'name': 'docker:dind'}}}, ['.services must be a list of mappings']),
     ({'docker-1': {'services': [{'alias': 'docker'}]}}, ['.services[0] must be a mapping with a name']),
     ({'docker-1': {'no_proxy': 2375}}, ['.no_proxy must be a list of host names, got int']),
+    ({'docker-1': {'volumes': '/certs/client'}}, ['.volumes must be a list of volume strings, got str']),
+    ({'docker-1': {'environment': ['DOCKER_HOST=x']}}, ['.environment must be a mapping, got list']),
 ])
 def test_unusable_additions_are_named(additions, words):
     with pytest.raises(AnsibleFilterError) as refused:
