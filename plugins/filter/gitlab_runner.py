@@ -60,7 +60,7 @@ def _merged_under(base, top):
 
 def _version(text):
     """The leading numbers of a runner version ('17.11.0' -> (17, 11, 0)); None when there are none."""
-    numbers = re.findall(r'[0-9]+', str(text or '').split('~')[0].split('-')[0])
+    numbers = re.findall(r'[0-9]+', re.split(r'[~-]', str(text or ''), maxsplit=1)[0])
     return tuple(int(number) for number in numbers) or None
 
 

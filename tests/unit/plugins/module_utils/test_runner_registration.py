@@ -146,7 +146,7 @@ def test_what_is_left_for_after_the_write_waits_once_for_all_the_runners():
         return call
     failing = Outcome([removal('b', fails=True)])
     outcomes = [Outcome([removal('a')]), Outcome([]), failing, Outcome([removal('c')])]
-    failures = run_after_write(outcomes, lambda seconds: events.append(seconds))
+    failures = run_after_write(outcomes, events.append)
     assert events == [3.5, 'a', 'b', 'c']
     assert [(outcome, str(exc)) for outcome, exc in failures] == [(failing, 'DELETE /api/v4/runners/managers answered 500')]
     assert run_after_write([Outcome([])], lambda seconds: events.append('waited')) == [] and events[-1] == 'c'

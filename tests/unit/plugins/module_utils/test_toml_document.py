@@ -369,8 +369,8 @@ def test_several_edits_in_one_pass_keep_the_layout_and_tell_which_entry_changed(
              RunnerEdit(name='b', url='https://gitlab.example.com/', settings={'executor': 'shell'}),
              RunnerEdit(name='a-twin', state='absent')]
     result = edit_config_text(BASE, edits)
-    assert result.text.startswith(BASE.split('[session_server]')[0].replace('concurrent = 1  # jobs',
-                                                                              'concurrent = 2  # jobs'))
+    head = BASE.split('[session_server]', maxsplit=1)[0]
+    assert result.text.startswith(head.replace('concurrent = 1  # jobs', 'concurrent = 2  # jobs'))
     assert '"HTTP_PROXY=http://old:3128", # keep this comment' in result.text
     data = tomllib.loads(result.text)
     assert [(runner['name'], runner.get('limit'), runner['executor']) for runner in data['runners']] == [

@@ -274,7 +274,8 @@ def test_a_list_of_runners_is_edited_in_one_write_and_a_second_run_changes_nothi
     assert [runner['name'] for runner in data['runners']] == ['r1', 'r2', 'r3']
     assert data['runners'][0]['docker']['volumes'] == ['/cache']
     assert data['runners'][1]['environment'] == ['HTTP_PROXY=http://cntlm.internal:3128']
-    assert config.read_text().startswith(CONFIG.split('[[runners]]')[0].replace('concurrent = 1', 'concurrent = 4'))
+    head = CONFIG.split('[[runners]]', maxsplit=1)[0]
+    assert config.read_text().startswith(head.replace('concurrent = 1', 'concurrent = 4'))
     os.utime(config, (OLD_TIME, OLD_TIME))
 
     result, failed, dummy = run_module(main, args)
@@ -285,7 +286,7 @@ def test_a_list_of_runners_is_edited_in_one_write_and_a_second_run_changes_nothi
 
 def test_a_list_changes_only_the_entries_that_differ_and_removes_absent_ones(run_module, config):
     run_module(main, dict(path=str(config), runners=[dict(name='r2', settings={'limit': 1}),
-                                                      dict(name='r3', settings={'limit': 1})]))
+                                                     dict(name='r3', settings={'limit': 1})]))
     result, failed, dummy = run_module(main, dict(path=str(config), runners=[
         dict(name='r1', settings={'docker': {'image': 'alpine:3.20'}}),
         dict(name='r2', state='absent'),
