@@ -68,13 +68,18 @@ def config_text(runners: int) -> str:
         runner_block(index) for index in range(runners))
 
 
-def edit_of_last_runner(runners: int) -> toml_document.RunnerEdit:
+def last_runner_edit_arguments(runners: int) -> dict:
+    """runner_config's arguments for the edit measured: the last runner's proxy and a docker setting."""
     proxy = "http://172.17.0.1:3129"
-    return toml_document.RunnerEdit(
-        name=f"runner-{runners - 1}",
-        environment={"HTTP_PROXY": proxy, "http_proxy": proxy},
-        settings={"docker": {"volumes": ["/cache"]}},
-    )
+    return {
+        "name": f"runner-{runners - 1}",
+        "environment": {"HTTP_PROXY": proxy, "http_proxy": proxy},
+        "settings": {"docker": {"volumes": ["/cache"]}},
+    }
+
+
+def edit_of_last_runner(runners: int) -> toml_document.RunnerEdit:
+    return toml_document.RunnerEdit(**last_runner_edit_arguments(runners))
 
 
 def best_of(repeats: int, function) -> float:
