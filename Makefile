@@ -26,13 +26,13 @@ LAB_LOCK := /tmp/behindproxy-lab.lock
 # Scenarios run by `make molecule`, in this order.
 SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner
 
-.PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench bench-lab
+.PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench bench-modules bench-lab
 
 help:
 	@echo "make demo        bring up the lab and show what works"
 	@echo "make test        everything CI runs: lint, sanity, unit, molecule"
 	@echo "make setup       create .venv with the pinned tools (requirements.txt)"
-	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | bench | bench-lab | clean"
+	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | bench | bench-modules | bench-lab | clean"
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) host-packages
 
@@ -101,6 +101,11 @@ test: setup
 bench: setup $(DEBIAN_TOMLKIT_VENV)/.installed
 	python benchmarks/runner_config.py
 	"$(DEBIAN_TOMLKIT_VENV)/bin/python" benchmarks/runner_config.py
+
+# Each module's process as Ansible runs it on a host, with Debian 12's
+# tomlkit (about N minutes, so not in `make bench`).
+bench-modules: setup $(DEBIAN_TOMLKIT_VENV)/.installed
+	"$(DEBIAN_TOMLKIT_VENV)/bin/python" benchmarks/module_processes.py
 
 # site.yml re-runs on five corp hosts of the lab (about N minutes, holding
 # the lab's lock): not part of `make test`.
