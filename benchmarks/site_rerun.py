@@ -207,8 +207,8 @@ def floor_playbook(tally, host):
 
 def seconds_by_kind(run, floor):
     """Seconds the run's tasks took, by kind of task (of site.yml; a floor's task names say it)."""
-    totals = dict.fromkeys(KINDS, 0.0)
-    counts = dict.fromkeys(KINDS, 0)
+    totals = {kind: 0.0 for kind in KINDS}
+    counts = {kind: 0 for kind in KINDS}
     for entry in run.tally:
         kind = entry["task"].split(":", 1)[0] if floor else kind_of(entry)
         totals[kind] += entry["seconds"]
@@ -277,9 +277,9 @@ def report(steps, counting, site, floor, loads, total):
     print("\nsite.yml's re-run on one host: recap ok=%d skipped=%d; %s; %d module runs on the host with loop items" % (
         counting.recap[host]["ok"], counting.recap[host]["skipped"],
         ", ".join("%d %s" % (counts[kind], kind) for kind in KINDS), module_runs))
+    expected_recap = (counting.recap[host]["ok"], counting.recap[host]["skipped"])
     for run in floor:
-        if (run.recap[host]["ok"], run.recap[host]["skipped"]) != (counting.recap[host]["ok"],
-                                                                  counting.recap[host]["skipped"]):
+        if (run.recap[host]["ok"], run.recap[host]["skipped"]) != expected_recap:
             failures.append("%s: recap ok=%d skipped=%d, not site.yml's" % (
                 run.label, run.recap[host]["ok"], run.recap[host]["skipped"]))
 
