@@ -103,11 +103,11 @@ bench: setup $(DEBIAN_TOMLKIT_VENV)/.installed
 	"$(DEBIAN_TOMLKIT_VENV)/bin/python" benchmarks/runner_config.py
 
 # Each module's process as Ansible runs it on a host, with Debian 12's
-# tomlkit (about N minutes, so not in `make bench`).
+# tomlkit (about 3 minutes, so not in `make bench`).
 bench-modules: setup $(DEBIAN_TOMLKIT_VENV)/.installed
 	"$(DEBIAN_TOMLKIT_VENV)/bin/python" benchmarks/module_processes.py
 
-# site.yml re-runs on five corp hosts of the lab (about N minutes, holding
+# site.yml re-runs on five corp hosts of the lab (about 27 minutes, holding
 # the lab's lock): not part of `make test`.
 bench-lab: image
 	flock "$(LAB_LOCK)" python benchmarks/site_rerun.py
