@@ -26,13 +26,14 @@ LAB_LOCK := /tmp/behindproxy-lab.lock
 # Scenarios run by `make molecule`, in this order.
 SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner
 
-.PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench bench-role
+.PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench bench-role bench-modules bench-lab
 
 help:
 	@echo "make demo        bring up the lab and show what works"
 	@echo "make test        everything CI runs: lint, sanity, unit, molecule"
 	@echo "make setup       create .venv with the pinned tools (requirements.txt)"
-	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | bench | bench-role | clean"
+	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | clean"
+	@echo "make bench | bench-role | bench-modules | bench-lab   measurements (docs/performance.md)"
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) host-packages
 
@@ -110,6 +111,16 @@ bench: setup $(DEBIAN_TOMLKIT_VENV)/.installed
 # (the lineinfile side runs some 2,500 tasks a round), so not part of bench.
 bench-role: setup $(DEBIAN_TOMLKIT_VENV)/.installed
 	python benchmarks/gitlab_runner_role.py
+
+# Each module's process as Ansible runs it on a host, with Debian 12's
+# tomlkit (about 3 minutes, so not in `make bench`).
+bench-modules: setup $(DEBIAN_TOMLKIT_VENV)/.installed
+	"$(DEBIAN_TOMLKIT_VENV)/bin/python" benchmarks/module_processes.py
+
+# site.yml re-runs on five corp hosts of the lab (about 27 minutes, holding
+# the lab's lock): not part of `make test`.
+bench-lab: image
+	flock "$(LAB_LOCK)" python benchmarks/site_rerun.py
 
 demo: image
 	flock "$(LAB_LOCK)" tests/tools/demo

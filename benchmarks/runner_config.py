@@ -19,7 +19,9 @@ Results go to docs/performance.md by hand, with the date and the machine.
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
+import statistics
 import sys
 import time
 import tracemalloc
@@ -68,23 +70,33 @@ def config_text(runners: int) -> str:
         runner_block(index) for index in range(runners))
 
 
-def edit_of_last_runner(runners: int) -> toml_document.RunnerEdit:
+def last_runner_edit_arguments(runners: int) -> dict:
+    """runner_config's arguments for the edit measured: the last runner's proxy and a docker setting."""
     proxy = "http://172.17.0.1:3129"
-    return toml_document.RunnerEdit(
-        name=f"runner-{runners - 1}",
-        environment={"HTTP_PROXY": proxy, "http_proxy": proxy},
-        settings={"docker": {"volumes": ["/cache"]}},
-    )
+    return {
+        "name": f"runner-{runners - 1}",
+        "environment": {"HTTP_PROXY": proxy, "http_proxy": proxy},
+        "settings": {"docker": {"volumes": ["/cache"]}},
+    }
 
 
-def best_of(repeats: int, function) -> float:
-    """The fastest of `repeats` timings: the run least disturbed by the machine's other work."""
-    timings = []
+def edit_of_last_runner(runners: int) -> toml_document.RunnerEdit:
+    return toml_document.RunnerEdit(**last_runner_edit_arguments(runners))
+
+
+def timings(repeats: int, function) -> list:
+    """`repeats` timings of `function`, in CPU time; the ratios use the fastest.
+
+    CPU time, not wall time: on a shared machine a wall-clock timing also
+    counts the time the benchmark waited for a core, which made the ratios of
+    a few runs swing past their targets and back (docs/performance.md).
+    """
+    measured = []
     for dummy in range(repeats):
-        started = time.perf_counter()
+        started = time.process_time()
         function()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
+        measured.append(time.process_time() - started)
+    return measured
 
 
 def peak_memory(function) -> int:
@@ -101,15 +113,16 @@ def measure(runners: int, repeats: int) -> dict:
     edited = toml_document.edit_config_text(text, edit).text
     assert edited != text
     assert toml_document.edit_config_text(edited, edit).text == edited
-    parse = best_of(repeats, lambda: tomlkit.parse(text))
-    changing = best_of(repeats, lambda: toml_document.edit_config_text(text, edit))
-    unchanged = best_of(repeats, lambda: toml_document.edit_config_text(edited, edit))
+    parse = timings(repeats, lambda: tomlkit.parse(text))
+    changing = timings(repeats, lambda: toml_document.edit_config_text(text, edit))
+    unchanged = timings(repeats, lambda: toml_document.edit_config_text(edited, edit))
     return {
         "runners": runners,
         "bytes": len(text.encode()),
-        "parse": parse,
-        "edit": changing,
-        "noop": unchanged,
+        "parse": min(parse),
+        "edit": min(changing),
+        "noop": min(unchanged),
+        "spread": {"tomlkit parse": parse, "edit": changing, "unchanged run": unchanged},
         "parse_memory": peak_memory(lambda: tomlkit.parse(text)),
         "edit_memory": peak_memory(lambda: toml_document.edit_config_text(text, edit)),
     }
@@ -120,7 +133,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7)
     arguments = parser.parse_args()
 
-    print(f"Python {sys.version.split()[0]}, tomlkit {tomlkit.__version__}, fastest of {arguments.repeats} runs\n")
+    print(f"Python {sys.version.split()[0]}, tomlkit {tomlkit.__version__}, CPU time, fastest of {arguments.repeats} runs, "
+          f"load average {os.getloadavg()[0]:.2f}\n")
     small, large = measure(20, arguments.repeats), measure(200, arguments.repeats)
     print("| runners | bytes | tomlkit parse | edit | edit / parse | unchanged run | unchanged / parse "
           "| edit memory / parse memory |")
@@ -129,6 +143,13 @@ def main() -> int:
         print(f"| {row['runners']} | {row['bytes']} | {row['parse'] * 1000:.1f} ms | {row['edit'] * 1000:.1f} ms "
               f"| {row['edit'] / row['parse']:.2f} | {row['noop'] * 1000:.1f} ms | {row['noop'] / row['parse']:.2f} "
               f"| {row['edit_memory'] / row['parse_memory']:.2f} |")
+    print("\nHow noisy the runs were (CPU time, min / median / max, ms):\n")
+    print("| runners | " + " | ".join(small["spread"]) + " |")
+    print("|---|" + "---|" * len(small["spread"]))
+    for row in (small, large):
+        print(f"| {row['runners']} | " + " | ".join(
+            " / ".join(f"{value * 1000:.1f}" for value in (min(values), statistics.median(values), max(values)))
+            for values in row["spread"].values()) + " |")
     size = large["runners"] / small["runners"]
     parse_growth = (large["parse"] / small["parse"]) / size
     growth = (large["edit"] / small["edit"]) / (large["parse"] / small["parse"])
