@@ -173,25 +173,12 @@ def decode_config(raw):
         raise TomlDocumentError('the file is not valid UTF-8 (byte %d): %s' % (exc.start, exc.reason))
 
 
-# The last text parsed and its data: a run reads config.toml, checks its
-# edit and makes it, each from the same text.
-_LAST_PARSED = [None, None]
-
-
 def load_plain(text, what='the file'):
-    """Parse with tomllib, the strict TOML 1.0 parser: the data, or an error with line and column.
-
-    The same text twice in a row gives the same data object: callers never
-    change it (apply_plain edits a copy).
-    """
-    if _LAST_PARSED[0] is not None and _LAST_PARSED[0] == text:
-        return _LAST_PARSED[1]
+    """Parse with tomllib, the strict TOML 1.0 parser: the data, or an error with line and column."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TomlDocumentError('%s is not valid TOML: %s' % (what, exc))
-    _LAST_PARSED[:] = [text, data]
-    return data
 
 
 def parse_config(text):

@@ -440,7 +440,7 @@ runners:
   description:
     - With O(runners), what was done for each runner, in the order given; when the task fails on a runner, the
       runners before it (the ones written to config.toml).
-    - No token, and not the entry (100 entries make a large result); the diff shows the file.
+    - No token, and not the entry (100 entries would add some 70 KB to the result); the diff shows the file.
   returned: with O(runners)
   type: list
   elements: dict
