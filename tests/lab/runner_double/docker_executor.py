@@ -41,10 +41,6 @@ DEFAULT_WAIT_FOR_SERVICES_SECONDS = 30
 REGISTRY_PORT = re.compile(r"^(.*?)(|:[0-9]+)(|/.*)$")
 
 
-def job_variables(job):
-    return {variable["key"]: variable["value"] for variable in job.get("variables", [])}
-
-
 def variable_pairs(variables):
     """NAME=value strings of a job payload's variables list ([{"key": ..., "value": ...}])."""
     return ["%s=%s" % (variable["key"], variable["value"]) for variable in variables or []]
@@ -126,7 +122,7 @@ def cache_volume_names(runner, prefix):
     """The runner's volumes without a host path ("/certs/client"): one Docker volume each, named per
     job, shared by the job's services and its container (a simplification: the runner keeps such
     volumes between jobs unless disable_cache is set)."""
-    return {volume: "%s-cache-%s" % (prefix, hashlib.md5(volume.encode()).hexdigest()[:12])
+    return {volume: "%s-cache-%s" % (prefix, hashlib.sha256(volume.encode()).hexdigest()[:12])
             for volume in runner.get("docker", {}).get("volumes", []) if ":" not in volume}
 
 
