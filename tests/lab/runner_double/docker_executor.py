@@ -118,6 +118,17 @@ def docker_environment(runner, base=None):
     return environment
 
 
+def client_config_without_proxies(text):
+    """The docker client's config.json without `proxies`. The CLI puts those into every container it
+    creates, over the variables it was given; the runner talks to the API and never does, so the
+    double's docker commands read a copy without them (auths and credential helpers stay)."""
+    document = json.loads(text) if text.strip() else {}
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    document.pop("proxies", None)
+    return document
+
+
 def cache_volume_names(runner, prefix):
     """The runner's volumes without a host path ("/certs/client"): one Docker volume each, named per
     job, shared by the job's services and its container (a simplification: the runner keeps such
@@ -337,6 +348,20 @@ class JobRun:
         return self._run(["git", "clone", "--branch", ref, repo_url, build_dir], env=environment,
                          cwd=home)
 
+    def _use_client_config_without_proxies(self, directory):
+        source = os.path.join(self.docker_env.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker"), "config.json")
+        try:
+            with open(source, encoding="utf-8") as handle:
+                document = client_config_without_proxies(handle.read())
+        except FileNotFoundError:
+            document = {}
+        except ValueError as error:
+            self._note("WARNING: %s ignored (%s)" % (source, error))
+            document = {}
+        os.makedirs(directory, mode=0o700)
+        write_private(os.path.join(directory, "config.json"), json.dumps(document))
+        self.docker_env["DOCKER_CONFIG"] = directory
+
     def _service_warning(self, name, reason):
         self._note("*** WARNING: Service %s probably didn't start properly.\nHealth check error: %s" % (name, reason))
 
@@ -376,6 +401,7 @@ class JobRun:
         build_dir = os.path.join(scratch, "build")
         home = os.path.join(scratch, "home")
         os.makedirs(home)
+        self._use_client_config_without_proxies(os.path.join(scratch, "docker-config"))
         services = job_services(self.runner, self.job)
         network = self.prefix if services else None
         cache_volumes = cache_volume_names(self.runner, self.prefix)

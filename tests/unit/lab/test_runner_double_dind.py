@@ -12,6 +12,7 @@ forwarders standing in for a remote daemon (plain TCP, and TLS with client certi
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import socket
 import ssl
@@ -351,3 +352,38 @@ def test_tls_verify_and_tls_cert_path_reach_a_daemon_that_demands_a_client_certi
     assert refused_status != 0, "without tls_verify the runner (and the double) speak plain HTTP to the TLS port"
     assert "\nnever" not in refused_trace
     assert os.path.isdir(client_directory)
+
+
+def test_the_client_configs_proxies_are_left_out_and_its_other_keys_kept():
+    text = json.dumps({"auths": {"push.lab.test": {"auth": "dXNlcjpwdw=="}}, "credsStore": "pass",
+                       "proxies": {"default": {"httpProxy": "http://172.17.0.1:3128", "noProxy": "localhost"}}})
+    assert docker_executor.client_config_without_proxies(text) == {
+        "auths": {"push.lab.test": {"auth": "dXNlcjpwdw=="}}, "credsStore": "pass"}
+    assert docker_executor.client_config_without_proxies("") == {}
+    with pytest.raises(ValueError):
+        docker_executor.client_config_without_proxies("[]")
+
+
+def test_the_client_configs_proxies_do_not_replace_the_runners_variables_in_containers(job_image, tmp_path,
+                                                                                      monkeypatch):
+    """The docker CLI would put root's ~/.docker/config.json proxies (the docker_proxy role writes
+    them) over the runner's NO_PROXY in every container; found by the lab's dind proof, where the
+    job's client then asked the proxy for tcp://docker:2375."""
+    config_directory = tmp_path / "client-config"
+    config_directory.mkdir()
+    (config_directory / "config.json").write_text(json.dumps({"proxies": {"default": {
+        "httpProxy": "http://from-client-config:3128", "noProxy": "localhost", "ftpProxy": "http://ftp-proxy:21"}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_directory))
+    settings = runner()
+    settings["environment"] = ["HTTP_PROXY=http://from-runner:3128", "NO_PROXY=localhost,docker"]
+    service = {"name": job_image, "alias": "svc",
+               "command": ["sh", "-c", "echo \"service: $HTTP_PROXY $NO_PROXY ${FTP_PROXY:-no-ftp}\" > /shared/seen; "
+                                       "sleep 60"]}
+    payload = job(["for i in $(seq 40); do test -s /shared/seen && break; sleep 0.25; done", "cat /shared/seen",
+                   "echo \"job: $HTTP_PROXY $NO_PROXY ${FTP_PROXY:-no-ftp}\""], job_image, services=[service])
+    settings["docker"].update(volumes=["/shared"], wait_for_services_timeout=-1)
+    status, trace = run_job(settings, payload)
+    assert status == 0, trace
+    assert "\nservice: http://from-runner:3128 localhost,docker no-ftp" in trace
+    assert "\njob: http://from-runner:3128 localhost,docker no-ftp" in trace
+    assert json.loads((config_directory / "config.json").read_text())["proxies"], "the user's file is not changed"
