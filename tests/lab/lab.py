@@ -72,14 +72,22 @@ PROXY_CONTAINER = "behindproxy-lab-proxy"
 INTERNET_CONTAINER = "behindproxy-lab-internet"
 PROXY_ALIAS = "corp-proxy"
 PROXY_PORT = 3128
-INTERNET_NAMES = ("gitlab.lab.test", "hub.lab.test", "hub-account.lab.test", "files.lab.test", "git.lab.test",
-                  "packages.lab.test")
+INTERNET_NAMES = ("gitlab.lab.test", "hub.lab.test", "hub-account.lab.test", "push.lab.test", "files.lab.test",
+                  "git.lab.test", "packages.lab.test")
 REGISTRY_NAME = "hub.lab.test"
 # The same registry behind Docker Hub's kind of login: a Bearer challenge, a
 # token endpoint that takes the account's Basic credentials.
 HUB_ACCOUNT_NAME = "hub-account.lab.test"
 HUB_ACCOUNT_USER = "mirror"
 REGISTRY_PLAIN_PORT = 5000
+# Docker's images as the hub holds them, made from Debian's docker.io
+# (images/lab-internet/push_docker.py): dind for services, cli for jobs.
+DOCKER_DIND_IMAGE = REGISTRY_NAME + "/library/docker:dind"
+DOCKER_CLI_IMAGE = REGISTRY_NAME + "/library/docker:cli"
+# Where jobs push: a second registry, writable without an account, reached
+# through the proxy on 443; its plain port is for the controller only.
+PUSH_REGISTRY_NAME = "push.lab.test"
+PUSH_REGISTRY_PLAIN_PORT = 5001
 FAKE_GITLAB_HTTP_PORT = 8080
 FAKE_GITLAB_HTTPS_PORT = 8443
 FAKE_GITLAB_CONTROL_PORT = 8081
@@ -452,6 +460,9 @@ def service_checks():
         ("hub.lab.test catalog (plain 5000)", internet, REGISTRY_PLAIN_PORT, REGISTRY_NAME, "/v2/_catalog", False,
          {}, 200, b"library/busybox"),
         ("hub.lab.test (https)", internet, 443, REGISTRY_NAME, "/v2/", True, {}, 200, b""),
+        ("hub.lab.test docker images", internet, REGISTRY_PLAIN_PORT, REGISTRY_NAME, "/v2/library/docker/tags/list",
+         False, {}, 200, b'"dind"'),
+        ("push.lab.test (https)", internet, 443, PUSH_REGISTRY_NAME, "/v2/", True, {}, 200, b""),
         ("hub-account.lab.test asks for a token", internet, 443, HUB_ACCOUNT_NAME, "/v2/", True, {}, 401,
          b"UNAUTHORIZED"),
         ("git.lab.test", internet, 80, "git.lab.test", GIT_REPOSITORY_PATH + "/info/refs?service=git-upload-pack",
@@ -617,10 +628,14 @@ def lab_environment():
             "plain_url": "http://%s:%d" % (REGISTRY_NAME, REGISTRY_PLAIN_PORT),
             "controller_url": "http://%s:%d" % (internet, REGISTRY_PLAIN_PORT),
             "image": "%s/library/busybox:latest" % REGISTRY_NAME,
+            "docker_dind_image": DOCKER_DIND_IMAGE,
+            "docker_cli_image": DOCKER_CLI_IMAGE,
             # The same registry for a client that logs in, as to Docker Hub:
             # anonymous requests get a Bearer challenge.
             "account": {"url": "https://%s" % HUB_ACCOUNT_NAME, "name": HUB_ACCOUNT_NAME, "user": HUB_ACCOUNT_USER,
                         "password": hub_account_password(), "password_file": str(HUB_ACCOUNT_PASSWORD_FILE)},
+            "push": {"name": PUSH_REGISTRY_NAME, "url": "https://%s" % PUSH_REGISTRY_NAME,
+                     "controller_url": "http://%s:%d" % (internet, PUSH_REGISTRY_PLAIN_PORT)},
         },
         "files": {
             "url": "http://files.lab.test/",

@@ -33,8 +33,9 @@ RUNNER_TYPES = {"name": str, "url": str, "id": int, "token": str, "executor": st
                 "pre_get_sources_script": str, "pre_build_script": str, "post_build_script": str,
                 "tls-ca-file": str, "token_obtained_at": datetime.datetime,
                 "token_expires_at": datetime.datetime, "docker": dict}
-DOCKER_TYPES = {"image": str, "privileged": bool, "volumes": STRING_LIST, "extra_hosts": STRING_LIST,
-                "network_mode": str, "dns": STRING_LIST, "services": list}
+DOCKER_TYPES = {"image": str, "privileged": bool, "services_privileged": bool, "volumes": STRING_LIST,
+                "extra_hosts": STRING_LIST, "network_mode": str, "dns": STRING_LIST, "services": list,
+                "host": str, "tls_verify": bool, "tls_cert_path": str, "wait_for_services_timeout": int}
 SERVICE_TYPES = {"name": str, "alias": str, "command": STRING_LIST, "entrypoint": STRING_LIST,
                  "environment": STRING_LIST}
 

@@ -197,11 +197,13 @@ RUNNER = {"url": "http://gitlab.lab.test", "environment": ["HTTP_PROXY=http://17
 
 @pytest.mark.parametrize("service,aliases", [
     ({"name": "docker:dind"}, ["docker"]),
-    ({"name": "registry.lab.test:5000/tools/postgres:15"}, ["registry.lab.test:5000__tools__postgres",
-                                                            "registry.lab.test:5000-tools-postgres"]),
+    ({"name": "registry.lab.test:5000/tools/postgres:15"}, ["registry.lab.test__tools__postgres",
+                                                            "registry.lab.test-tools-postgres"]),
+    ({"name": "tools/postgres@sha256:" + "a" * 64}, ["tools__postgres", "tools-postgres"]),
     ({"name": "docker:dind", "alias": "docker, dind"}, ["docker", "dind"]),
+    ({"name": "docker:24-dind", "alias": "shared-dind"}, ["docker", "shared-dind"]),
 ])
-def test_service_aliases(service, aliases):
+def test_service_aliases_are_the_derived_names_then_the_given_ones(service, aliases):
     assert docker_executor.service_aliases(service) == aliases
 
 
@@ -212,15 +214,26 @@ def test_build_script_runs_pre_build_script_job_lines_then_post_build_script():
 
 
 def test_build_container_gets_runner_environment_then_job_variables_and_the_image():
-    command = docker_executor.build_container_command(RUNNER, JOB, "/tmp/b", "net", "behindproxy-job-7-abc", "/s/job.env")
+    volumes = docker_executor.volume_flags(RUNNER, {"/cache": "behindproxy-job-7-abc-cache-1"})
+    command = docker_executor.build_container_command(RUNNER, JOB, "net", "behindproxy-job-7-abc", "/s/job.env",
+                                                      volumes)
+    assert command[:5] == ["docker", "create", "-i", "--name", "behindproxy-job-7-abc"]
     assert ["--env-file", "/s/job.env"] == command[command.index("--env-file"):command.index("--env-file") + 2]
     assert "-e" not in command
-    assert command[-2:] == ["busybox", "-s"]
+    assert "--entrypoint" not in command, "the image's own entrypoint is kept"
+    assert command[-5:] == ["-w", "/builds/lab", "busybox", "sh", "-s"]
     assert ["--network", "net"] == command[command.index("--network"):command.index("--network") + 2]
-    assert "/cache" in command and "/tmp/b:/builds/lab" in command
+    assert "behindproxy-job-7-abc-cache-1:/cache" in command
     lines = docker_executor.env_file_text(docker_executor.environment_pairs(RUNNER, JOB)).splitlines()
     assert lines[:2] == ["HTTP_PROXY=http://172.17.0.1:3128", "JOB_VAR=j"]
     assert "CI_JOB_ID=7" in lines
+
+
+def test_a_job_image_entrypoint_replaces_the_images_and_gets_the_shell_after_its_arguments():
+    job = dict(JOB, image={"name": "docker:cli", "entrypoint": ["/bin/sh", "-c", "exec \"$@\"", "--"]})
+    command = docker_executor.build_container_command(RUNNER, job, None, "p", "/s/job.env", [])
+    assert command[command.index("--entrypoint"):] == ["--entrypoint", "/bin/sh", "docker:cli", "-c", "exec \"$@\"",
+                                                       "--", "sh", "-s"]
 
 
 def test_multiline_values_cannot_go_in_an_env_file_and_are_passed_inline():
@@ -235,13 +248,16 @@ def test_job_image_overrides_the_runner_image_and_none_at_all_is_an_error():
         docker_executor.job_image({"docker": {}}, JOB)
 
 
-def test_configured_services_get_the_runner_environment_and_their_command():
+def test_configured_services_get_every_job_variable_their_own_and_their_command():
     services = docker_executor.job_services(RUNNER, JOB)
-    command = docker_executor.service_command(RUNNER, services[0], 0, "net", "behindproxy-job-7-abc", "/s/service-0.env")
+    command = docker_executor.service_command(RUNNER, JOB, services[0], 0, "net", "behindproxy-job-7-abc",
+                                              "/s/service-0.env", [])
     assert command[:6] == ["docker", "run", "-d", "--name", "behindproxy-job-7-abc-service-0", "--network"]
     assert ["--network-alias", "docker"] == command[command.index("--network-alias"):command.index("--network-alias") + 2]
     assert "--env-file" in command and not any("HTTP_PROXY" in argument for argument in command)
-    assert docker_executor.service_environment(RUNNER, services[0]) == ["HTTP_PROXY=http://172.17.0.1:3128"]
+    assert "--privileged" not in command
+    assert docker_executor.service_environment(RUNNER, JOB, services[0]) == \
+        docker_executor.environment_pairs(RUNNER, JOB)
     assert command[-2:] == ["docker:24-dind", "--tls=false"]
 
 

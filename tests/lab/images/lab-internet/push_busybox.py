@@ -71,9 +71,9 @@ def layer_tar(busybox, applets):
     return buffer.getvalue()
 
 
-def gzipped(data):
+def gzipped(data, level=9):
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=level) as compressed:
         compressed.write(data)
     return buffer.getvalue()
 
@@ -125,7 +125,12 @@ def debian_architecture():
 
 def push_image(registry, repository, tag, layer, config):
     """Push a one-layer image: the layer (uncompressed tar) gzipped, its configuration, the manifest."""
-    compressed = gzipped(layer)
+    push_compressed_image(registry, repository, tag, gzipped(layer), config)
+
+
+def push_compressed_image(registry, repository, tag, compressed, config):
+    """Push a one-layer image from its gzipped layer and its configuration (a layer already in the
+    repository is not sent again, so several tags may share one)."""
     manifest = {
         "schemaVersion": 2,
         "mediaType": MANIFEST_TYPE,
