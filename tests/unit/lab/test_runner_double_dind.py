@@ -102,11 +102,10 @@ def test_volumes_without_a_host_path_become_one_volume_per_job_shared_by_service
     (False, True, True, False),
     (None, True, True, False),
 ])
-def test_services_privileged_overrides_privileged_for_services_only(privileged, services_privileged, service_gets,
-                                                                     job_gets):
-    settings = runner(**{key: value for key, value in (("privileged", privileged),
-                                                        ("services_privileged", services_privileged))
-                         if value is not None})
+def test_services_privileged_overrides_privileged_for_services_only(
+        privileged, services_privileged, service_gets, job_gets):
+    given = (("privileged", privileged), ("services_privileged", services_privileged))
+    settings = runner(**{key: value for key, value in given if value is not None})
     payload = job(["true"], "busybox", services=[{"name": "docker:dind"}])
     service = docker_executor.service_command(settings, payload, payload["services"][0], 0, "net", "p", "/s.env", [])
     build = docker_executor.build_container_command(settings, payload, "net", "p", "/j.env", [])
@@ -290,8 +289,8 @@ def git_clone_source(tmp_path):
     return "file://%s" % work
 
 
-def test_host_runs_services_and_the_job_on_that_daemon_with_the_clone_copied_in(job_image, git_clone_source,
-                                                                                monkeypatch):
+def test_host_runs_services_and_the_job_on_that_daemon_with_the_clone_copied_in(
+        job_image, git_clone_source, monkeypatch):
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     forwarder = DaemonForwarder()
     try:
@@ -331,8 +330,8 @@ def make_tls_material(directory):
     return context, client
 
 
-def test_tls_verify_and_tls_cert_path_reach_a_daemon_that_demands_a_client_certificate(job_image, tmp_path,
-                                                                                        monkeypatch):
+def test_tls_verify_and_tls_cert_path_reach_a_daemon_that_demands_a_client_certificate(
+        job_image, tmp_path, monkeypatch):
     for name in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
         monkeypatch.delenv(name, raising=False)
     context, client_directory = make_tls_material(tmp_path)
@@ -364,8 +363,8 @@ def test_the_client_configs_proxies_are_left_out_and_its_other_keys_kept():
         docker_executor.client_config_without_proxies("[]")
 
 
-def test_the_client_configs_proxies_do_not_replace_the_runners_variables_in_containers(job_image, tmp_path,
-                                                                                      monkeypatch):
+def test_the_client_configs_proxies_do_not_replace_the_runners_variables_in_containers(
+        job_image, tmp_path, monkeypatch):
     """The docker CLI would put root's ~/.docker/config.json proxies (the docker_proxy role writes
     them) over the runner's NO_PROXY in every container; found by the lab's dind proof, where the
     job's client then asked the proxy for tcp://docker:2375."""
