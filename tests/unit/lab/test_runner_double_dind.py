@@ -225,7 +225,8 @@ class DaemonForwarder:
         self.port = self.listener.getsockname()[1]
         self.connections = 0
         self.client_names = set()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.accepting = threading.Thread(target=self._accept, daemon=True)
+        self.accepting.start()
 
     def _accept(self):
         while True:
@@ -274,6 +275,14 @@ class DaemonForwarder:
             pass
 
     def close(self):
+        """Stop accepting before the descriptor is closed: a thread still in accept() on a closed
+        descriptor would take the connections of whichever socket gets that number next (seen: a fake
+        GitLab's, whose trace PATCH then reached the Docker daemon)."""
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.accepting.join(timeout=10)
         self.listener.close()
 
 
