@@ -25,6 +25,9 @@ LAB_LOCK := /tmp/behindproxy-lab.lock
 
 # Scenarios run by `make molecule`, in this order.
 SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner
+# Not in SCENARIOS, too long for every `make test`: faults (corp-proxy,
+# cntlm and dockerd going down under converges and jobs; docs/security.md,
+# "Network faults"), run with `make scenario S=faults`.
 
 .PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench bench-role bench-modules bench-lab
 
@@ -34,6 +37,7 @@ help:
 	@echo "make setup       create .venv with the pinned tools (requirements.txt)"
 	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | clean"
 	@echo "make bench | bench-role | bench-modules | bench-lab   measurements (docs/performance.md)"
+	@echo "make scenario S=faults   network faults in the lab (not in make test)"
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) host-packages
 

@@ -42,7 +42,8 @@ options:
   fail_on_missing:
     description:
       - Fail when a package is neither installed nor has a candidate after the index was read, naming the
-        packages and where apt takes its repositories from.
+        packages and where apt takes its repositories from, or, when C(apt-get update) could not read a
+        repository (a proxy or mirror that is down), what apt said about it.
       - With V(false) such a package is returned with a V(null) C(candidate).
     type: bool
     default: true
@@ -129,6 +130,12 @@ def lookup(module, names):
     return dict((name, found.get(name, {'installed': None, 'candidate': None})) for name in names)
 
 
+def update_warnings(stderr):
+    """What apt-get update said about repositories it could not read ("W: Failed to fetch ... Temporary
+    failure resolving 'proxy'"): it exits 0 then, and their lists stay empty or old."""
+    return [line.strip() for line in stderr.splitlines() if line.startswith(('W:', 'E:'))]
+
+
 def unavailable(packages):
     return [name for name, versions in packages.items() if versions['installed'] is None and versions['candidate'] is None]
 
@@ -151,20 +158,26 @@ def main():
 
     packages = lookup(module, names)
     refreshed = False
+    fetch_failures = []
     if unavailable(packages):
         rc, _out, err = module.run_command(['apt-get', 'update', '-q'], environ_update=C_LOCALE)
         if rc != 0:
             module.fail_json(msg='Reading the package index (apt-get update) failed (exit %d): %s'
                                  % (rc, mask_url_userinfo(err.strip())))
         refreshed = True
+        fetch_failures = update_warnings(err)
         packages = lookup(module, names)
 
     missing = unavailable(packages)
     if missing and module.params['fail_on_missing']:
+        if fetch_failures:
+            reason = ('apt-get update could not read every repository, so apt may not know it: %s'
+                      % ' '.join(fetch_failures))
+        else:
+            reason = 'no repository in /etc/apt/sources.list or /etc/apt/sources.list.d/ has it'
         module.fail_json(
-            msg='No install candidate for %s, even after reading the package index: no repository in '
-                '/etc/apt/sources.list or /etc/apt/sources.list.d/ has it (or apt cannot reach them)'
-                % ', '.join(missing),
+            msg='No install candidate for %s, even after reading the package index: %s'
+                % (', '.join(missing), mask_url_userinfo(reason)),
             refreshed=refreshed, packages=packages)
     module.exit_json(changed=False, refreshed=refreshed, packages=packages)
 

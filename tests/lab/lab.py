@@ -11,6 +11,10 @@
     lab env            JSON for tests: proxy, credentials, CA, URLs, registry
     lab new-apt-key    sign the apt repository again with a new key (the
                        vendor replacing its signing key); prints the key file
+    lab proxy-stop     stop corp-proxy (a network fault for tests), keeping
+                       its addresses to check them when it starts again
+    lab proxy-start    start corp-proxy again, wait until it answers, and
+                       fail when it came back at another address
 
 Topology, names and ports: docs/lab.md. Standard library only.
 """
@@ -57,6 +61,8 @@ CA_CERT_FILE = CA_DIR / "ca.crt"
 SERVER_KEY_FILE = TLS_DIR / "server.key"
 SERVER_CERT_FILE = TLS_DIR / "server.crt"
 PUBLISHED_CA_FILE = PUBLIC_DIR / "lab-ca.crt"
+# corp-proxy's addresses while `lab proxy-stop` has it stopped.
+STOPPED_PROXY_FILE = STATE_DIR / "proxy-stopped.json"
 APT_REPOSITORY_BUILDER = LAB_DIR / "runner_double" / "build-repo"
 FAKE_GITLAB_DIR = LAB_DIR / "fakegitlab"
 KNOWN_FILE = LAB_DIR / "images" / "lab-internet" / "files" / "hello.txt"
@@ -518,6 +524,63 @@ def wait_until_ready():
             time.sleep(0.2)
 
 
+# ---------------------------------------------------------------- corp-proxy as a fault
+
+def network_addresses(document):
+    return {name: settings.get("IPAddress") for name, settings in document["NetworkSettings"]["Networks"].items()}
+
+
+def command_proxy_stop(_arguments):
+    """Stop corp-proxy, as a corporate proxy going down; its addresses are kept for proxy-start."""
+    document = docker_inspect("container", PROXY_CONTAINER)
+    if document is None or not document["State"]["Running"]:
+        raise LabError("%s is not running; run `lab up`" % PROXY_CONTAINER)
+    addresses = network_addresses(document)
+    STOPPED_PROXY_FILE.write_text(json.dumps(addresses, sort_keys=True) + "\n", encoding="utf-8")
+    # squid's shutdown_lifetime is 1 s: it is gone before docker would kill it.
+    run(["docker", "stop", "--time", "5", PROXY_CONTAINER])
+    say("lab proxy-stop: stopped %s (%s, %s on %s)"
+        % (PROXY_CONTAINER, PROXY_ALIAS, addresses.get(CORP_NETWORK), CORP_NETWORK))
+    return 0
+
+
+def command_proxy_start(_arguments):
+    """Start corp-proxy again and wait until it answers. Docker gives a restarted container
+    its address again unless another container took it meanwhile; clients that resolved
+    corp-proxy before (cntlm resolves its upstream once, at its first connection) keep
+    the old one, so another address is an error."""
+    document = docker_inspect("container", PROXY_CONTAINER)
+    if document is None:
+        raise LabError("%s does not exist; run `lab up`" % PROXY_CONTAINER)
+    if not document["State"]["Running"]:
+        run(["docker", "start", PROXY_CONTAINER])
+        say("lab proxy-start: started %s" % PROXY_CONTAINER)
+    deadline = time.monotonic() + WAIT_SECONDS
+    for name, check in service_checks():
+        if "corp-proxy" not in name:
+            continue
+        while True:
+            failure = run_check(check)
+            if failure is None:
+                break
+            stopped_container_error(PROXY_CONTAINER)
+            if time.monotonic() > deadline:
+                raise LabError("corp-proxy did not answer within %.0fs: %s: %s (see `docker logs %s`)"
+                               % (WAIT_SECONDS, name, failure, PROXY_CONTAINER))
+            time.sleep(0.2)
+    if STOPPED_PROXY_FILE.exists():
+        before = json.loads(STOPPED_PROXY_FILE.read_text(encoding="utf-8"))
+        STOPPED_PROXY_FILE.unlink()
+        after = network_addresses(docker_inspect("container", PROXY_CONTAINER))
+        if after != before:
+            raise LabError("%s came back at other addresses (%s; before: %s): a container started while it was "
+                           "stopped took its address, and clients that resolved %s before (cntlm) "
+                           "keep the old one; run `lab down` and `lab up`"
+                           % (PROXY_CONTAINER, json.dumps(after, sort_keys=True), json.dumps(before, sort_keys=True),
+                              PROXY_ALIAS))
+    return 0
+
+
 # ---------------------------------------------------------------- commands
 
 def command_up(_arguments):
@@ -665,6 +728,10 @@ def parse_arguments(argv):
     commands.add_parser("env", help="print the lab's description as JSON").set_defaults(handler=command_env)
     commands.add_parser("new-apt-key", help="sign the apt repository again with a new key").set_defaults(
         handler=command_new_apt_key)
+    commands.add_parser("proxy-stop", help="stop corp-proxy (a network fault)").set_defaults(
+        handler=command_proxy_stop)
+    commands.add_parser("proxy-start", help="start corp-proxy again and wait until it answers").set_defaults(
+        handler=command_proxy_start)
     return parser.parse_args(argv)
 
 
@@ -680,7 +747,7 @@ def exclusive_lock():
 def main(argv=None):
     arguments = parse_arguments(argv)
     try:
-        if arguments.command in ("up", "down", "new-apt-key"):
+        if arguments.command in ("up", "down", "new-apt-key", "proxy-stop", "proxy-start"):
             with exclusive_lock():
                 return arguments.handler(arguments)
         return arguments.handler(arguments)

@@ -9,6 +9,7 @@ playbook runs) and `import proxylog` (the proxy's access log).
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
@@ -16,6 +17,9 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import urllib.parse
 from pathlib import Path
 
 LAB_DIRECTORY = Path(__file__).resolve().parent
@@ -57,12 +61,34 @@ def inventory_file() -> str:
     return os.environ["MOLECULE_INVENTORY_FILE"]
 
 
+def lab(*arguments: str) -> str:
+    """Run a `lab` command (tests/lab/bin/lab); its stderr, where it says what it did."""
+    completed = subprocess.run(lab_command(*arguments), capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise AssertionError("lab %s failed: %s" % (" ".join(arguments), completed.stderr.strip()))
+    return completed.stderr
+
+
+def lab_command(*arguments: str) -> list[str]:
+    return [str(LAB_DIRECTORY / "bin" / "lab"), *arguments]
+
+
+def fault_at(task_pattern: str, command: list[str]) -> dict[str, str]:
+    """Environment for run_playbook: run `command` when the first task whose name ("role : name")
+    matches the regular expression `task_pattern` is about to start (tests/lab/callback_plugins/lab_fault.py)."""
+    return {"ANSIBLE_CALLBACK_PLUGINS": str(LAB_DIRECTORY / "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "lab_fault",
+            "LAB_FAULT_AT_TASK": task_pattern, "LAB_FAULT_COMMAND": json.dumps(command)}
+
+
 def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int = 0,
-                 check: bool = False, diff: bool = False, tags: str | None = None) -> subprocess.CompletedProcess:
+                 check: bool = False, diff: bool = False, tags: str | None = None,
+                 environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run one of the scenario's playbooks again, against the scenario's inventory.
 
     Molecule's verifier environment carries the inventory and the Ansible
-    configuration of the scenario (MOLECULE_INVENTORY_FILE, ANSIBLE_CONFIG).
+    configuration of the scenario (MOLECULE_INVENTORY_FILE, ANSIBLE_CONFIG);
+    `environment` adds to it (fault_at()).
     """
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
     command = ["ansible-playbook", "-i", inventory_file(), str(scenario / playbook)]
@@ -81,7 +107,8 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int =
             json.dump(extra_vars, variables)
             variables.flush()
             command += ["--extra-vars", "@" + variables.name]
-        return subprocess.run(command, capture_output=True, text=True, check=False)
+        return subprocess.run(command, capture_output=True, text=True, check=False,
+                              env=dict(os.environ, **(environment or {})))
 
 
 def run_module(host: str, module: str, arguments: dict) -> dict:
@@ -101,3 +128,88 @@ def recap(output: str) -> dict[str, dict[str, int]]:
     """PLAY RECAP counts per host: {'host': {'changed': n, 'failed': n}}."""
     return {match["host"]: {"changed": int(match["changed"]), "failed": int(match["failed"])}
             for match in RECAP_LINE.finditer(output)}
+
+
+# ---------------------------------------------------------------- the secret sweep
+
+def secret_forms(secrets: dict[str, list[str]]) -> list[str]:
+    """Every secret as it could appear: raw, URL-encoded, base64 alone and, for each of its
+    users, base64 of user:secret (a Proxy-Authorization: Basic header, an auths entry)."""
+    forms = set()
+    for secret, users in secrets.items():
+        forms.update((secret, urllib.parse.quote(secret, safe=""), base64.b64encode(secret.encode()).decode()))
+        forms.update(base64.b64encode(f"{user}:{secret}".encode()).decode() for user in users)
+    return sorted(forms)
+
+
+def run_playbook_sampling_command_lines(container: str, playbook: str, **options) -> tuple:
+    """run_playbook() while the process tables (/proc/*/cmdline) of the host and of the
+    controller are sampled every half second: (the run, the samples)."""
+    samples, finished = [], threading.Event()
+    read_command_lines = r'for f in /proc/[0-9]*/cmdline; do tr "\0" " " < "$f"; echo; done 2>/dev/null'
+
+    def sample():
+        while not finished.is_set():
+            for command in (["docker", "exec", container, "sh", "-c", read_command_lines],
+                            ["sh", "-c", read_command_lines]):
+                samples.append(subprocess.run(command, capture_output=True, text=True, check=False).stdout)
+            time.sleep(0.5)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        run = run_playbook(playbook, **options)
+    finally:
+        finished.set()
+        sampler.join()
+    return run, samples
+
+
+# World-readable files (the mode and every folder above open to others),
+# searched on the host; the secrets come on stdin, never on a command line.
+FIND_IN_READABLE_FILES = r"""
+import json, os, stat, sys
+forms = json.load(sys.stdin)
+found = []
+for top in ("/etc", "/root", "/var/lib"):
+    for folder, subfolders, files in os.walk(top):
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            subfolders[:] = []
+            continue
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+                if not stat.S_ISREG(info.st_mode) or not info.st_mode & stat.S_IROTH:
+                    continue
+                with open(path, "rb") as handle:
+                    content = handle.read(16 * 1024 * 1024)
+            except OSError:
+                continue
+            found += [(path, index) for index, form in enumerate(forms) if form.encode() in content]
+print(json.dumps(found))
+"""
+
+
+def find_secrets(container: str, forms: list[str], places: dict[str, str]) -> dict[str, list[str]]:
+    """Where the forms appear: in the given places (name: text), the journal of every unit of
+    the host, corp-proxy's logs and every world-readable file under /etc, /root and /var/lib
+    of the host. Only places with hits are returned, each hit named by the form's number, so
+    that a failure prints no secret. A place that is empty proves nothing: AssertionError."""
+    places = dict(places)
+    places["journal of every unit"] = subprocess.run(
+        ["docker", "exec", container, "journalctl", "--no-pager", "-o", "cat"],
+        capture_output=True, text=True, check=True).stdout
+    places["corp-proxy's access log"] = subprocess.run(
+        ["docker", "exec", lab_env()["containers"]["proxy"], "sh", "-c", "cat /var/log/squid/*.log"],
+        capture_output=True, text=True, check=False).stdout
+    empty = [place for place, text in places.items() if not text]
+    if empty:
+        raise AssertionError("nothing to search in: %s" % ", ".join(empty))
+    found = {place: [f"secret form #{index}" for index, form in enumerate(forms) if form in text]
+             for place, text in places.items()}
+    files = subprocess.run(["docker", "exec", "-i", container, "python3", "-c", FIND_IN_READABLE_FILES],
+                           input=json.dumps(forms), capture_output=True, text=True, check=True)
+    found["world-readable files under /etc, /root, /var/lib"] = [
+        f"{path} holds secret form #{index}" for path, index in json.loads(files.stdout)]
+    return {place: hits for place, hits in found.items() if hits}

@@ -7,12 +7,9 @@ built here); what is checked is what the collection wrote and what crossed
 the proxy, seen in corp-proxy's log and the fake GitLab's.
 """
 
-import base64
 import json
 import subprocess
-import threading
 import time
-import urllib.parse
 import urllib.request
 
 import labtest
@@ -374,81 +371,21 @@ def test_a_new_vendor_key_that_is_accepted_is_installed_and_apt_works_again(host
     # The converge after this one (the next check's) reports 0 changed.
 
 
-def encodings(secret, users=()):
-    """A secret as it could appear: raw, URL-encoded, base64 alone and as user:secret (Basic, auths)."""
-    forms = {secret, urllib.parse.quote(secret, safe=""), base64.b64encode(secret.encode()).decode()}
-    forms.update(base64.b64encode(f"{user}:{secret}".encode()).decode() for user in users)
-    return forms
-
-
-# World-readable files (the mode and every folder above open to others),
-# searched on the host; the secrets come on stdin, never on a command line.
-FIND_IN_READABLE_FILES = r"""
-import json, os, stat, sys
-forms = json.load(sys.stdin)
-found = []
-for top in ("/etc", "/root", "/var/lib"):
-    for folder, subfolders, files in os.walk(top):
-        if not os.stat(folder).st_mode & stat.S_IXOTH:
-            subfolders[:] = []
-            continue
-        for name in files:
-            path = os.path.join(folder, name)
-            try:
-                info = os.lstat(path)
-                if not stat.S_ISREG(info.st_mode) or not info.st_mode & stat.S_IROTH:
-                    continue
-                with open(path, "rb") as handle:
-                    content = handle.read(16 * 1024 * 1024)
-            except OSError:
-                continue
-            found += [(path, index) for index, form in enumerate(forms) if form.encode() in content]
-print(json.dumps(found))
-"""
-
-
 def test_no_secret_in_output_journals_command_lines_readable_files_or_the_proxy_log(host):
     remember_tokens(host)
     secrets = {LAB["ntlm"]["password"]: [LAB["ntlm"]["user"]], LAB["basic"]["password"]: [LAB["basic"]["user"]],
                REGISTRATION_TOKEN: [], ACCESS_TOKEN: []}
     secrets.update((token, []) for token in TOKENS_SEEN)
-    forms = sorted(set().union(*(encodings(secret, users) for secret, users in secrets.items())))
 
     # A -vvv --diff converge, with the process tables of the host and the
     # controller sampled while it runs.
-    command_lines, running = [], threading.Event()
-    read_command_lines = r'for f in /proc/[0-9]*/cmdline; do tr "\0" " " < "$f"; echo; done 2>/dev/null'
-
-    def sample():
-        while not running.is_set():
-            for command in (["docker", "exec", HOST, "sh", "-c", read_command_lines], ["sh", "-c", read_command_lines]):
-                command_lines.append(subprocess.run(command, capture_output=True, text=True, check=False).stdout)
-            time.sleep(0.5)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        run = labtest.run_playbook("converge.yml", verbosity=3, diff=True)
-    finally:
-        running.set()
-        sampler.join()
+    run, command_lines = labtest.run_playbook_sampling_command_lines(HOST, "converge.yml", verbosity=3, diff=True)
     assert run.returncode == 0, run.stdout[-3000:]
     # Shared with the key change of the check before: it is complete.
     assert labtest.recap(run.stdout)[HOST]["changed"] == 0
-    places = {
+    assert len(command_lines) >= 10
+    found = labtest.find_secrets(HOST, labtest.secret_forms(secrets), {
         "converge output at -vvv --diff": run.stdout + run.stderr,
         "process tables (%d samples)" % len(command_lines): "\n".join(command_lines),
-        "journal of every unit": host.check_output("journalctl --no-pager -o cat"),
-        "corp-proxy's access log": subprocess.run(
-            ["docker", "exec", LAB["containers"]["proxy"], "sh", "-c", "cat /var/log/squid/*.log"],
-            capture_output=True, text=True, check=False).stdout,
-    }
-    # Hits are named by the secret form's number, so that a failure prints no secret.
-    found = {place: [f"secret form #{index}" for index, form in enumerate(forms) if form in text]
-             for place, text in places.items()}
-    files = subprocess.run(["docker", "exec", "-i", HOST, "python3", "-c", FIND_IN_READABLE_FILES],
-                           input=json.dumps(forms), capture_output=True, text=True, check=True)
-    found["world-readable files under /etc, /root, /var/lib"] = [
-        f"{path} holds secret form #{index}" for path, index in json.loads(files.stdout)]
-    assert len(command_lines) >= 10 and all(text for text in places.values())
-    assert {place: hits for place, hits in found.items() if hits} == {}, "secrets found"
+    })
+    assert found == {}, "secrets found"

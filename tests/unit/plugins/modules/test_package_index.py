@@ -32,6 +32,13 @@ FAKE_APT = textwrap.dedent('''\
         if (state / 'update-fails').exists():
             sys.stderr.write('E: Failed to fetch http://user:hunter2@proxy.lab.test/debian\\n')
             sys.exit(100)
+        if (state / 'proxy-down').exists():
+            # What apt 2.6 says when its proxy is down: it warns, and exits 0.
+            sys.stderr.write(
+                "W: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  "
+                "Temporary failure resolving 'corp-proxy'\\n"
+                "W: Some index files failed to download. They have been ignored, or old ones used instead.\\n")
+            sys.exit(0)
         (state / 'lists' / 'Packages').write_text((state / 'archive').read_text())
         sys.exit(0)
     installed = lines('status')
@@ -116,6 +123,19 @@ def test_a_missing_package_can_be_reported_instead(run_module, apt):
     result, failed, _warnings = run_module(main, {'packages': ['no-such-package'], 'fail_on_missing': False})
     assert not failed, result
     assert result['packages'] == {'no-such-package': {'installed': None, 'candidate': None}}
+
+
+def test_a_proxy_that_is_down_is_named_when_no_candidate_is_found(run_module, apt):
+    # apt-get update exits 0 when it cannot reach a repository; the
+    # reason is in its warnings, which the message must carry.
+    (apt / 'proxy-down').write_text('')
+    result, failed, _warnings = run_module(main, {'packages': ['docker.io']})
+    assert failed
+    assert result['msg'].startswith('No install candidate for docker.io, even after reading the package index: '
+                                    'apt-get update could not read every repository')
+    assert "Temporary failure resolving 'corp-proxy'" in result['msg']
+    assert 'sources.list' not in result['msg']
+    assert len(updates(apt)) == 1
 
 
 def test_a_failed_update_names_the_error_without_the_password(run_module, apt):
