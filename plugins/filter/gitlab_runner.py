@@ -19,8 +19,11 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _proxy_strings
 
-# Points git at the job's proxy: the variables are the job's own, at job time.
-GIT_PROXY_SCRIPT = 'git config --global http.proxy "$HTTP_PROXY"; git config --global https.proxy "$HTTPS_PROXY"'
+# Points git at the job's proxy (http.proxy, for every scheme), with the job's own $HTTP_PROXY at job time.
+# Only shell built-ins: git reads its configuration from these variables (git 2.31 and later), so the proxy URL,
+# credentials included, is never an argument of a program, readable in the host's process table; `git config
+# --global http.proxy "$HTTP_PROXY"` would be. The runner runs this script in the shell of its git fetch.
+GIT_PROXY_SCRIPT = 'export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.proxy GIT_CONFIG_VALUE_0="$HTTP_PROXY"'
 # gitlab-runner 15.9 added pre_get_sources_script and 17.0 removed pre_clone_script.
 PRE_GET_SOURCES_SINCE = (15, 9)
 # What an item of gitlab_runner_runners may hold: runner_register's options of one runner, but proxy (the

@@ -146,12 +146,13 @@ def run_playbook_sampling_command_lines(container: str, playbook: str, **options
     """run_playbook() while the process tables (/proc/*/cmdline) of the host and of the
     controller are sampled every half second: (the run, the samples)."""
     samples, finished = [], threading.Event()
-    read_command_lines = r'for f in /proc/[0-9]*/cmdline; do tr "\0" " " < "$f"; echo; done 2>/dev/null'
+    # One line per process: where it runs, then its command line.
+    read_command_lines = r'for f in /proc/[0-9]*/cmdline; do printf "%s: " "$0"; tr "\0" " " < "$f"; echo; done 2>/dev/null'
 
     def sample():
         while not finished.is_set():
-            for command in (["docker", "exec", container, "sh", "-c", read_command_lines],
-                            ["sh", "-c", read_command_lines]):
+            for command in (["docker", "exec", container, "sh", "-c", read_command_lines, container],
+                            ["sh", "-c", read_command_lines, "controller"]):
                 samples.append(subprocess.run(command, capture_output=True, text=True, check=False).stdout)
             time.sleep(0.5)
 
@@ -191,6 +192,20 @@ print(json.dumps(found))
 """
 
 
+def _where(text: str, form: str, forms: list[str]) -> str:
+    """The first three words of the first three lines that hold the form (a process table's
+    line starts with where the process runs and its program), each masked if it holds a
+    form itself: enough to find the writer, never the secret."""
+    starts = []
+    for line in text.splitlines():
+        if form in line:
+            start = " ".join(line.split()[:3])[:100]
+            starts.append("<masked>" if any(each in start for each in forms) else start)
+            if len(starts) == 3:
+                break
+    return " (lines starting %s)" % "; ".join(repr(start) for start in starts)
+
+
 def find_secrets(container: str, forms: list[str], places: dict[str, str]) -> dict[str, list[str]]:
     """Where the forms appear: in the given places (name: text), the journal of every unit of
     the host, corp-proxy's logs and every world-readable file under /etc, /root and /var/lib
@@ -206,7 +221,8 @@ def find_secrets(container: str, forms: list[str], places: dict[str, str]) -> di
     empty = [place for place, text in places.items() if not text]
     if empty:
         raise AssertionError("nothing to search in: %s" % ", ".join(empty))
-    found = {place: [f"secret form #{index}" for index, form in enumerate(forms) if form in text]
+    found = {place: [f"secret form #{index}{_where(text, form, forms)}" for index, form in enumerate(forms)
+                     if form in text]
              for place, text in places.items()}
     files = subprocess.run(["docker", "exec", "-i", container, "python3", "-c", FIND_IN_READABLE_FILES],
                            input=json.dumps(forms), capture_output=True, text=True, check=True)

@@ -333,20 +333,23 @@ class JobRun:
         return subprocess.run(command, capture_output=True, check=False, env=self.docker_env)
 
     def _get_sources(self, build_dir, home):
+        """pre_get_sources_script, then the clone, in one shell, as the runner's get_sources stage runs them
+        (what the script exports reaches git)."""
         environment = get_sources_environment(self.runner, self.job, home)
-        if self.runner.get("pre_get_sources_script"):
+        script = self.runner.get("pre_get_sources_script") or ""
+        if script:
             self._note("Running pre_get_sources_script (on the runner host: test double)")
-            status = self._run(["sh", "-ec", self.runner["pre_get_sources_script"]], env=environment, cwd=home)
-            if status:
-                return status
         repo_url = self.job.get("git_info", {}).get("repo_url")
-        if not repo_url:
+        arguments = []
+        if repo_url:
+            ref = self.job["git_info"].get("ref") or "main"
+            script += '\necho "Fetching changes: git clone $2"\nexec git clone --branch "$1" "$2" "$3"'
+            arguments = [ref, repo_url, build_dir]
+        else:
             self._note("No repository to clone")
+        if not script:
             return 0
-        self._note("Fetching changes: git clone %s" % repo_url)
-        ref = self.job["git_info"].get("ref") or "main"
-        return self._run(["git", "clone", "--branch", ref, repo_url, build_dir], env=environment,
-                         cwd=home)
+        return self._run(["sh", "-ec", script, "get_sources"] + arguments, env=environment, cwd=home)
 
     def _use_client_config_without_proxies(self, directory):
         source = os.path.join(self.docker_env.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker"), "config.json")

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
 
 import pytest
 
@@ -50,6 +52,22 @@ def test_a_runner_gets_the_proxy_environment_git_compose_name_and_the_proxy_of_i
     assert second['proxy'] == 'http://http-proxy:3128'
     assert (second['executor'], second['tags']) == ('shell', None)
     assert set(second) == {'name', 'url', 'token', 'executor', 'tags', 'proxy', 'settings', 'environment'}
+
+
+SHELLS = [shell for shell in (['bash'], ['dash'], ['busybox', 'sh']) if shutil.which(shell[0])]
+
+
+@pytest.mark.parametrize('shell', SHELLS, ids=[' '.join(shell) for shell in SHELLS])
+def test_the_git_line_points_git_at_the_jobs_proxy_without_running_a_program(shell, tmp_path):
+    # With an empty PATH every program fails, and the shell stops (-e): the line uses built-ins only, so the
+    # proxy URL with its password is never a program's argument (the process table shows those to every user).
+    proxy = 'http://corp%5Cuser:pa%24%24%20word@proxy.internal:3128'
+    (tmp_path / 'empty').mkdir()
+    script = GIT_PROXY_SCRIPT + '\nexec "$GIT" config --get http.proxy'
+    run = subprocess.run([shutil.which(shell[0])] + shell[1:] + ['-ec', script], capture_output=True, text=True,
+                         check=False, env={'PATH': str(tmp_path / 'empty'), 'HOME': str(tmp_path),
+                                           'HTTP_PROXY': proxy, 'GIT': shutil.which('git')})
+    assert (run.returncode, run.stdout, run.stderr) == (0, proxy + '\n', '')
 
 
 def test_the_users_git_script_comes_first_and_an_old_runner_gets_pre_clone_script():
