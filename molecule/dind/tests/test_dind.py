@@ -145,18 +145,14 @@ def test_a_container_started_before_the_roles_still_runs(host):
     assert "registry-mirrors" in host.file("/etc/docker/daemon.json").content_string
 
 
-def corp_proxy(action):
-    subprocess.run(["docker", action, "behindproxy-lab-proxy"], check=True, capture_output=True)
-
-
 def test_with_corp_proxy_stopped_a_cached_image_still_comes_from_the_mirror(host):
     host.run("docker image rm busybox")
-    corp_proxy("stop")
+    labtest.lab("proxy-stop")
     try:
         cached = host.run("docker pull busybox")
         uncached = host.run("docker pull registry:2")
     finally:
-        corp_proxy("start")
+        labtest.lab("proxy-start")
     assert cached.rc == 0, cached.stderr
     assert uncached.rc != 0
     assert "registry" in uncached.stderr and "Error" in uncached.stderr, uncached.stderr
