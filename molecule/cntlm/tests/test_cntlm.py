@@ -98,6 +98,20 @@ def test_the_host_itself_reaches_cntlm_on_docker0(runner_host):
     assert result.stdout.startswith("hello")
 
 
+def test_a_network_docker_creates_later_changes_nothing(runner_host):
+    # A job's or a dind daemon's network adds a bridge with an address of its own: cntlm.conf lists the
+    # host's addresses but those of Docker's interfaces, so it stays as it is and cntlm keeps running.
+    before = runner_host.file(CNTLM_CONF).content_string
+    runner_host.run_expect([0], "docker network create behindproxy-cntlm-later")
+    try:
+        run = labtest.run_playbook("converge.yml")
+    finally:
+        runner_host.run("docker network rm behindproxy-cntlm-later")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert labtest.recap(run.stdout)["behindproxy-cntlm-host"]["changed"] == 0
+    assert runner_host.file(CNTLM_CONF).content_string == before
+
+
 def test_clients_that_close_the_connection_fail_with_cntlm_0_92(runner_host):
     # Documented limitation, kept under test so a fixed cntlm shows up here.
     result = runner_host.run(f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 20 -x http://127.0.0.1:3128 "
