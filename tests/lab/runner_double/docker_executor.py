@@ -409,7 +409,7 @@ class JobRun:
         network = self.prefix if services else None
         cache_volumes = cache_volume_names(self.runner, self.prefix)
         volumes = volume_flags(self.runner, cache_volumes)
-        started = []
+        started, created = [], []
         try:
             status = self._get_sources(build_dir, home)
             if status:
@@ -423,8 +423,11 @@ class JobRun:
                                          env_file_text(service_environment(self.runner, self.job, service)))
                 command = service_command(self.runner, self.job, service, number, network, self.prefix, env_file,
                                           volumes)
+                name = command[command.index("--name") + 1]
+                # A service that fails to start is left created: removed with the others at the end.
+                created.append(name)
                 if self._docker(command) == 0:
-                    started.append(command[command.index("--name") + 1])
+                    started.append(name)
             self._wait_for_services(started, network)
             self._note("Using docker image %s" % job_image(self.runner, self.job))
             env_file = write_private(os.path.join(scratch, "job.env"),
@@ -442,7 +445,7 @@ class JobRun:
             return 124
         finally:
             self._docker_quietly(["docker", "rm", "-f", "-v", self.prefix])
-            for name in started:
+            for name in created:
                 self._docker_quietly(["docker", "rm", "-f", "-v", name])
             if network:
                 self._docker_quietly(["docker", "network", "rm", network])

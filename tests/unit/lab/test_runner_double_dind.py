@@ -184,6 +184,8 @@ def test_services_privileged_reaches_the_service_only(job_image):
     assert status == 0, trace
     assert "unable to apply caps" in trace
     assert "\njob-ran-unprivileged" in trace
+    # The service container that could not start is removed with the job's other containers.
+    assert leftovers(payload) == []
 
 
 def test_the_job_waits_for_a_services_exposed_port(image_with):
