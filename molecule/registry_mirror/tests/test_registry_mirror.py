@@ -210,8 +210,7 @@ def test_verification_alone_by_tag_pulls_and_finds_the_image_and_fails_when_the_
 
 
 def test_container_mode_runs_the_lab_registry_image_and_serves_hub_pulls(host):
-    # The package's service holds the port; container mode takes its place.
-    host.run_expect([0], "systemctl stop docker-registry")
+    # The package's service holds the port: container mode stops it and takes its place.
     host.run(f"docker rmi -f {HUB_IMAGE}")
     settings = {
         "registry_mirror_mode": "container",
@@ -232,6 +231,8 @@ def test_container_mode_runs_the_lab_registry_image_and_serves_hub_pulls(host):
         assert again.returncode == 0, again.stdout[-3000:]
         assert labtest.recap(again.stdout)[HOST]["changed"] == 0
 
+        service = host.service("docker-registry")
+        assert not service.is_running and not service.is_enabled
         container = json.loads(host.check_output("docker inspect registry-mirror"))[0]
         assert container["HostConfig"]["RestartPolicy"]["Name"] == "always"
         assert container["HostConfig"]["PortBindings"] == {"5000/tcp": [{"HostIp": "172.17.0.1", "HostPort": "5000"}]}
@@ -244,5 +245,9 @@ def test_container_mode_runs_the_lab_registry_image_and_serves_hub_pulls(host):
         assert "library/busybox" in catalog(host, "library/busybox")
         assert host.file("/var/lib/registry-mirror/docker/registry/v2/repositories/library/busybox").is_directory
     finally:
-        host.run("docker rm -f registry-mirror")
-        host.run_expect([0], "systemctl start docker-registry")
+        # Back to package mode: the container goes, the service comes back.
+        back = labtest.run_playbook("converge.yml")
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert host.run("docker ps --all --quiet --filter name=^registry-mirror$").stdout.strip() == ""
+    service = host.service("docker-registry")
+    assert service.is_running and service.is_enabled
