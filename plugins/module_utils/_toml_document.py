@@ -641,6 +641,45 @@ def _edit_list(edit):
     return edits
 
 
+def _strip_bom(text):
+    """(text without a UTF-8 BOM, whether it had one); None reads as an empty file."""
+    if text is None:
+        return '', False
+    if text.startswith(UTF8_BOM):
+        return text[len(UTF8_BOM):], True
+    return text, False
+
+
+def _edit_problems(expected, steps, edits):
+    """The entries' final indexes, and the unknown keys, their messages and the type errors of what the edits write.
+
+    The entries' final places are found by identity in the plain data the
+    edits made (``expected``), which is what the file holds afterwards.
+    """
+    place = dict((id(entry), index) for index, entry in enumerate(expected.get('runners', [])))
+    indexes = [place.get(id(step.entry)) if step.entry is not None else None for step in steps]
+    written = written_keys(edits, indexes)
+    names = dict((index, each.name) for each, index in zip(edits, indexes) if index is not None)
+    return (indexes, unknown_keys(written), _naming_runners(unknown_key_messages(written), names),
+            _naming_runners(type_error_messages(written, SECRET_KEYS), names))
+
+
+def check_config_edit(text, edit, validate_keys='warn'):
+    """Raise TomlDocumentError when ``edit`` applied to config.toml ``text`` would be refused, as config_transform does.
+
+    A dry run on the file's data alone (tomllib): the values' types and,
+    with ``validate_keys='error'``, keys the runner does not know. tomlkit,
+    which the write needs to keep every other byte, is not used.
+    """
+    edits = _edit_list(edit)
+    for each in edits:
+        each.check()
+    text, dummy = _strip_bom(text)
+    expected, steps = apply_plain(load_plain(text), edits)
+    dummy, unknown, unknown_messages, type_messages = _edit_problems(expected, steps, edits)
+    _refuse(unknown, unknown_messages, type_messages, validate_keys)
+
+
 def edit_config_text(text, edit):
     """Apply ``edit`` - a RunnerEdit, or a list of them applied in order - to config.toml ``text`` (None: no file yet).
 
@@ -652,12 +691,7 @@ def edit_config_text(text, edit):
     edits = _edit_list(edit)
     for each in edits:
         each.check()
-    had_bom = False
-    if text is None:
-        text = ''
-    elif text.startswith(UTF8_BOM):
-        had_bom = True
-        text = text[len(UTF8_BOM):]
+    text, had_bom = _strip_bom(text)
     before = load_plain(text)
     expected, steps = apply_plain(before, edits)
     if same_data(before, expected):
@@ -676,17 +710,11 @@ def edit_config_text(text, edit):
             raise TomlDocumentError(
                 'the edited document would not hold the requested data (a tomlkit limitation with this file layout); '
                 'the file was left untouched')
-    # The entries' final places, found by identity in the plain data the
-    # edits made (which equals ``after``).
-    place = dict((id(entry), index) for index, entry in enumerate(expected.get('runners', [])))
-    indexes = [place.get(id(step.entry)) if step.entry is not None else None for step in steps]
-    written = written_keys(edits, indexes)
-    names = dict((index, edit.name) for edit, index in zip(edits, indexes) if index is not None)
+    indexes, unknown, unknown_messages, type_messages = _edit_problems(expected, steps, edits)
     if had_bom:
         new_text = UTF8_BOM + new_text
-    result = ConfigEditResult(new_text, after, indexes, [step.changed for step in steps], unknown_keys(written),
-                              _naming_runners(unknown_key_messages(written), names))
-    result.type_error_messages = _naming_runners(type_error_messages(written, SECRET_KEYS), names)
+    result = ConfigEditResult(new_text, after, indexes, [step.changed for step in steps], unknown, unknown_messages)
+    result.type_error_messages = type_messages
     return result
 
 
@@ -702,6 +730,20 @@ def _naming_runners(messages, names):
             message = 'runner %r: %s' % (names[int(found.group(1))], message)
         named.append(message)
     return named
+
+
+def _refuse(unknown, unknown_messages, type_messages, validate_keys):
+    """Raise TomlDocumentError for values of the wrong type (unless ignored) and, with 'error', unknown keys."""
+    if validate_keys == 'ignore':
+        return
+    problems = []
+    if type_messages:
+        problems.append('the edit writes values of the wrong type, for which gitlab-runner would refuse the '
+                        'whole file: %s' % '; '.join(type_messages))
+    if validate_keys == 'error' and unknown:
+        problems.append('the edit writes keys gitlab-runner does not know: %s' % '; '.join(unknown_messages))
+    if problems:
+        raise TomlDocumentError('. '.join(problems))
 
 
 def config_transform(edit, validate_keys='warn'):
@@ -720,14 +762,7 @@ def config_transform(edit, validate_keys='warn'):
             result.unknown_keys = []
             result.unknown_key_messages = []
             result.type_error_messages = []
-        problems = []
-        if result.type_error_messages:
-            problems.append('the edit writes values of the wrong type, for which gitlab-runner would refuse the '
-                            'whole file: %s' % '; '.join(result.type_error_messages))
-        if validate_keys == 'error' and result.unknown_keys:
-            problems.append('the edit writes keys gitlab-runner does not know: %s' % '; '.join(result.unknown_key_messages))
-        if problems:
-            raise TomlDocumentError('. '.join(problems))
+        _refuse(result.unknown_keys, result.unknown_key_messages, result.type_error_messages, validate_keys)
         if content is None and result.text == '':
             return None, result
         return result.text.encode('utf-8'), result

@@ -574,6 +574,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_do
     TOMLKIT_IMPORT_ERROR,
     RunnerEdit,
     TomlDocumentError,
+    check_config_edit,
     config_transform,
     decode_config,
     find_runner,
@@ -770,7 +771,8 @@ def prepare(module, params, listed):
     for edit in planned:
         edit.check()
     if any(runner.present for runner in runners):
-        config_transform(planned, params['validate_keys'])(read_bytes(params['path']))
+        content = read_bytes(params['path'])
+        check_config_edit(None if content is None else decode_config(content), planned, params['validate_keys'])
     return runners
 
 

@@ -16,6 +16,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_do
     MASK,
     RunnerEdit,
     TomlDocumentError,
+    check_config_edit,
     config_transform,
     edit_config_text,
     environment_plan,
@@ -409,6 +410,36 @@ def test_wrong_types_of_several_runners_are_named_and_refused_together():
         transform(BASE.encode())
     assert "runner 'a': runners[0].limit: gitlab-runner expects an integer" in str(refused.value)
     assert "runner 'b': runners[1].docker.privileged: gitlab-runner expects a boolean" in str(refused.value)
+
+
+DRY_RUN_CASES = [
+    ([RunnerEdit(name='a', settings={'limit': 'two'}), RunnerEdit(name='b', settings={'docker': {'privileged': 'yes'}})],
+     'warn'),
+    ([RunnerEdit(name='a', settings={'docker': {'imgae': 'x'}})], 'error'),
+    ([RunnerEdit(name='a', settings={'docker': {'imgae': 'x'}})], 'warn'),
+    ([RunnerEdit(name='new', url='https://gitlab.example.com/', settings={'limit': 'two'})], 'ignore'),
+    ([RunnerEdit(global_settings={'concurrent': 'abc'}), RunnerEdit(name='a', state='absent')], 'warn'),
+    ([RunnerEdit(name='a', environment={'A': '1'}, settings={'executor': 'docker'})], 'error'),
+]
+
+
+@pytest.mark.parametrize('edits, validate_keys', DRY_RUN_CASES)
+@pytest.mark.parametrize('text', [BASE, '\ufeff' + BASE, None], ids=['file', 'bom', 'no file'])
+def test_the_dry_run_refuses_what_the_write_refuses_with_the_same_message_and_without_tomlkit(
+        edits, validate_keys, text, monkeypatch):
+    try:
+        config_transform(edits, validate_keys)(None if text is None else text.encode())
+        written = None
+    except TomlDocumentError as error:
+        written = str(error)
+    # The dry run reads the data alone: tomlkit is never asked.
+    monkeypatch.setattr(tomlkit, 'parse', lambda *args: pytest.fail('tomlkit parsed the file'))
+    try:
+        check_config_edit(text, edits, validate_keys)
+        checked = None
+    except TomlDocumentError as error:
+        checked = str(error)
+    assert checked == written
 
 
 def test_a_hundred_new_entries_in_one_pass():
