@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _proxy_strings
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._plain_data import plain as _plain
 
 # Points git at the job's proxy (http.proxy, for every scheme), with the job's own $HTTP_PROXY at job time.
 # Only shell built-ins: git reads its configuration from these variables (git 2.31 and later), so the proxy URL,
@@ -39,15 +40,6 @@ GITLAB_URL = re.compile(r'^https?://[^/\s]+')
 ADDITION_KEYS = ('no_proxy', 'pre_build_script', 'services', 'volumes', 'environment', 'settings')
 PROXY_VARIABLES = ('http_proxy', 'https_proxy', 'no_proxy')
 ADDITIONS = 'gitlab_runner_runner_additions'
-
-
-def _plain(value):
-    """A copy of ``value`` made of plain dicts and lists, so that no edit reaches the inventory's data."""
-    if isinstance(value, Mapping):
-        return dict((key, _plain(item)) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _merged_under(base, top):

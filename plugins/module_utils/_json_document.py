@@ -20,6 +20,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking
     mask_value,
 )
 # MASK is part of this module's interface.
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._plain_data import plain as _plain
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import MASK  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import secret_values
 
@@ -167,14 +168,6 @@ def same_json(left, right):
         return (isinstance(left, (list, tuple)) and len(left) == len(right)
                 and all(same_json(a, b) for a, b in zip(left, right)))
     return type(left) is type(right) and left == right
-
-
-def _plain(value):
-    if isinstance(value, Mapping):
-        return dict((key, _plain(item)) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
 
 
 def union(current, wanted):

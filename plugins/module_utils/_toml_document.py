@@ -42,6 +42,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking
     mask_value,
 )
 # MASK is part of this module's interface.
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._plain_data import plain as _plain
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import MASK  # noqa: F401  # pylint: disable=unused-import
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_config_keys import (
     type_error_messages,
@@ -293,14 +294,6 @@ def _same_value(current, wanted):
 def same_data(left, right):
     """Type-strict, NaN-aware equality of plain TOML data."""
     return _same_value(left, right)
-
-
-def _plain(value):
-    if isinstance(value, Mapping):
-        return dict((key, _plain(item)) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
 
 
 def merge_plain(table, settings):
