@@ -43,9 +43,9 @@ def run_job(runner_settings, payload, timeout=60):
     return status, "".join(run.trace)
 
 
-def leftovers(payload):
-    """Containers, networks and volumes of a job that are still there."""
-    prefix = "behindproxy-job-%d-" % payload["id"]
+def leftovers(payload, prefix=None):
+    """Containers, networks and volumes of a job (of one run of it, with its prefix) that are still there."""
+    prefix = prefix or "behindproxy-job-%d-" % payload["id"]
     found = []
     for kind in ("container", "network", "volume"):
         listing = subprocess.run(["docker", kind, "ls", "-q", "--filter", "name=" + prefix] + (["-a"] if kind == "container" else []),
@@ -180,12 +180,14 @@ def test_services_privileged_reaches_the_service_only(job_image):
     """--privileged cannot start here ("unable to apply caps"), which shows where the flag went."""
     service = {"name": job_image, "alias": "svc", "command": ["sleep", "60"]}
     payload = job(["echo job-ran-unprivileged"], job_image, services=[service])
-    status, trace = run_job(runner(services_privileged=True, wait_for_services_timeout=-1), payload)
+    run = docker_executor.JobRun(runner(services_privileged=True, wait_for_services_timeout=-1), payload, 60)
+    status = run.run()
+    trace = "".join(run.trace)
     assert status == 0, trace
     assert "unable to apply caps" in trace
     assert "\njob-ran-unprivileged" in trace
     # The service container that could not start is removed with the job's other containers.
-    assert leftovers(payload) == []
+    assert leftovers(payload, run.prefix) == []
 
 
 def test_the_job_waits_for_a_services_exposed_port(image_with):
