@@ -194,13 +194,14 @@ print(json.dumps(found))
 
 def _where(text: str, form: str, forms: list[str]) -> str:
     """The first three words of the first three lines that hold the form (a process table's
-    line starts with where the process runs and its program), each masked if it holds a
-    form itself: enough to find the writer, never the secret."""
+    line starts with where the process runs and its program), a word masked when it holds
+    a form or is longer than 40 characters: enough to find the writer, never the secret."""
     starts = []
     for line in text.splitlines():
         if form in line:
-            start = " ".join(line.split()[:3])[:100]
-            starts.append("<masked>" if any(each in start for each in forms) else start)
+            words = ["<masked>" if len(word) > 40 or any(each in word for each in forms) else word
+                     for word in line.split()[:3]]
+            starts.append(" ".join(words))
             if len(starts) == 3:
                 break
     return " (lines starting %s)" % "; ".join(repr(start) for start in starts)
