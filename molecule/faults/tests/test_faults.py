@@ -159,8 +159,10 @@ def test_corp_proxy_stopped_as_the_runner_registers_fails_naming_the_proxy_and_c
     assert run.returncode != 0
     assert_fault_came_before(run, "behindproxy.gitlab_runner.gitlab_runner : Register and configure the runners")
     task, message = failure(run)
-    assert task == "behindproxy.gitlab_runner.gitlab_runner : Say why registration failed for runner lab-faults", task
-    assert message.startswith(f"POST /api/v4/runners: no answer from http://gitlab.lab.test (through proxy {LOCAL_PROXY})"), message
+    # The role registers all of a host's runners in one task; the message names the runner.
+    assert task == "behindproxy.gitlab_runner.gitlab_runner : Say why registration failed", task
+    assert message.startswith("runner 'lab-faults' at "), message
+    assert f"POST /api/v4/runners: no answer from http://gitlab.lab.test (through proxy {LOCAL_PROXY})" in message, message
     # Nothing half-done: no runner in config.toml or in GitLab, and the
     # restart notified before the failure happened all the same: the
     # service runs with its proxy (site.yml's force_handlers).
