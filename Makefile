@@ -77,7 +77,8 @@ unit: engine $(DEBIAN_TOMLKIT_VENV)/.installed
 	"$(DEBIAN_TOMLKIT_VENV)/bin/pytest" -q tests/unit/plugins/module_utils/test_toml_document.py \
 	  tests/unit/plugins/module_utils/test_toml_document_corpus.py tests/unit/plugins/modules/test_runner_config.py \
 	  tests/unit/plugins/modules/test_runner_config_toml_test.py \
-	  tests/unit/plugins/module_utils/test_toml_document_generated.py
+	  tests/unit/plugins/module_utils/test_toml_document_generated.py \
+	  tests/unit/plugins/module_utils/test_toml_document_entries_only.py
 
 # runner_config runs on the managed host, with the distribution's tomlkit.
 $(DEBIAN_TOMLKIT_VENV)/.installed: requirements.txt

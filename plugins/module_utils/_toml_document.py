@@ -561,6 +561,193 @@ def apply_document(document, edits, steps):
         _apply_document_edit(document, edit, step)
 
 
+# ---------------------------------------- editing only the selected entries
+
+class _Layout:
+    """config.toml cut at its table headers: the text before the first ``[[runners]]``
+    header (``head``), one piece per entry (``entries``: its header, its
+    sub-tables and what follows them up to the next entry's header), and the
+    tables after the last entry that are not the runners' (``tail``).
+    """
+
+    def __init__(self, head, entries, tail):
+        self.head = head
+        self.entries = entries
+        self.tail = tail
+
+    def text(self, indexes):
+        """The document with only the entries at ``indexes`` (ascending)."""
+        return self.head + ''.join(self.entries[index] for index in indexes) + self.tail
+
+
+_ENTRY_HEADER = '[[runners]]'
+
+
+def _header_root(line, cache):
+    """For a line that starts with "[" (after blanks): (first key of its table header, whether it opens a
+    [[runners]] entry), or None when it is no header (a line of a multi-line array or string)."""
+    found = cache.get(line)
+    if found is None and line not in cache:
+        try:
+            parsed = tomllib.loads(line)
+        except tomllib.TOMLDecodeError:
+            parsed = None
+        if parsed is not None and len(parsed) == 1:
+            root, value = next(iter(parsed.items()))
+            found = (root, root == 'runners' and value == [{}])
+        cache[line] = found
+    return found
+
+
+def _layout(text):
+    """Cut ``text`` into a _Layout, or None when its layout is not head, entries, tail.
+
+    A line that merely looks like a header (inside a multi-line string or
+    array) can make the cut wrong; edit_entries_only checks the pieces'
+    data against the whole file's before it uses them.
+    """
+    head = None
+    entries = []
+    tail_start = None
+    start = 0
+    offset = 0
+    cache = {}
+    # Lines end at LF only: TOML's line ends are LF and CRLF (str.splitlines
+    # would also cut inside values, at U+2028 for one).
+    for line in text.split('\n'):
+        stripped = line.strip(' \t\r')
+        if stripped.startswith('['):
+            found = ('runners', True) if stripped == _ENTRY_HEADER else _header_root(stripped, cache)
+            if found is not None:
+                root, opens_entry = found
+                if opens_entry:
+                    if tail_start is not None:
+                        return None     # runners after other tables: edit the whole document
+                    if head is None:
+                        head = text[:offset]
+                    else:
+                        entries.append(text[start:offset])
+                    start = offset
+                elif head is None:
+                    if root == 'runners':
+                        return None     # a runners sub-table before the first entry
+                elif root != 'runners' and tail_start is None:
+                    tail_start = offset
+        offset += len(line) + 1
+    if head is None:
+        return None
+    end = len(text) if tail_start is None else tail_start
+    entries.append(text[start:end])
+    return _Layout(head, entries, text[end:])
+
+
+def _replay(indexes, edits, steps):
+    """Which of ``indexes`` (the entries of a document, in order) the edits keep, and how many entries they add.
+
+    ``steps`` come from apply_plain on that document: an edit's index is the
+    entry's place after the removals before it.
+    """
+    alive = list(indexes)
+    added = 0
+    for edit, step in zip(edits, steps):
+        if edit.name is None:
+            continue
+        if step.index is None:
+            added += edit.state == 'present'
+        elif edit.state == 'absent':
+            del alive[step.index]
+    return alive, added
+
+
+def _selected_entries(count, edits, steps):
+    """Indexes of the entries the piece given to tomlkit needs, ascending.
+
+    The entries ``edits`` select, the entry a new one goes after (it is
+    indented like it), and one entry that stays, if any does: tomlkit
+    removes the array itself with its last entry, and the whole document
+    keeps it.
+    """
+    selected = set()
+    alive = list(range(count))
+    for edit, step in zip(edits, steps):
+        if edit.name is None:
+            continue
+        if step.index is None:
+            if edit.state == 'present' and alive:
+                selected.add(alive[-1])
+            continue
+        selected.add(alive[step.index])
+        if edit.state == 'absent':
+            del alive[step.index]
+    if alive and selected.isdisjoint(alive):
+        selected.add(alive[-1])
+    return sorted(selected)
+
+
+def edit_entries_only(text, before, edits, steps):
+    """``text`` with ``edits`` applied, giving tomlkit only the entries they select; None when that cannot be done.
+
+    tomlkit's parse is what an edit costs (docs/performance.md), and it
+    grows with the file: on a file of a thousand runners, the edit of one
+    needs the header and that one entry only. The piece of the file made of
+    those (``before``: the whole file's data, ``steps``: what apply_plain
+    found there) is checked to hold exactly their data, edited as the whole
+    document would be, and put back in place of the pieces it came from;
+    every other byte is the file's own. The caller checks the result's data
+    as it checks a whole-document edit, and edits the whole document when
+    this returns None or a result with other data.
+    """
+    runners = before.get('runners')
+    if not isinstance(runners, list) or not runners:
+        return None
+    if any(key not in before for edit in edits for key in edit.global_settings):
+        # tomlkit puts a new top-level key or table after the last item of
+        # the document it edits: the piece's last entry is not the file's.
+        return None
+    layout = _layout(text)
+    if layout is None or len(layout.entries) != len(runners):
+        return None
+    selected = _selected_entries(len(runners), edits, steps)
+    part_text = layout.text(selected)
+    try:
+        part_before = tomllib.loads(part_text)
+    except tomllib.TOMLDecodeError:
+        return None
+    wanted = dict(before)
+    wanted['runners'] = [runners[index] for index in selected]
+    if not selected:
+        del wanted['runners']
+    if not same_data(part_before, wanted):
+        return None
+    try:
+        dummy, part_steps = apply_plain(part_before, edits)
+        edited = _edit_whole_document(part_text, edits, part_steps)
+    except TomlDocumentError:
+        return None
+    kept, added = _replay(selected, edits, part_steps)
+    if kept or added:
+        edited_layout = _layout(edited)
+    elif not layout.tail:
+        # No entry left in the piece: all of it is the head.
+        edited_layout = _Layout(edited, [], '')
+    else:
+        return None
+    if edited_layout is None or len(edited_layout.entries) != len(kept) + added:
+        return None
+    pieces = [edited_layout.head]
+    new_pieces = iter(edited_layout.entries)
+    kept = set(kept)
+    selected = set(selected)
+    for index, piece in enumerate(layout.entries):
+        if index not in selected:
+            pieces.append(piece)
+        elif index in kept:
+            pieces.append(next(new_pieces))
+    pieces.extend(new_pieces)
+    pieces.append(edited_layout.tail)
+    return ''.join(pieces)
+
+
 # ------------------------------------------------------------ all together
 
 class ConfigEditResult:
@@ -673,6 +860,18 @@ def check_config_edit(text, edit, validate_keys='warn'):
     _refuse(unknown, unknown_messages, type_messages, validate_keys)
 
 
+def _edit_whole_document(text, edits, steps):
+    """The text of ``text`` with ``edits`` applied by tomlkit to the whole document."""
+    document = parse_config(text)
+    apply_document(document, edits, steps)
+    return _keep_line_ends(text, tomlkit.dumps(document))
+
+
+def _keep_line_ends(text, new_text):
+    """``new_text`` with CRLF line ends if ``text`` has them: tomlkit ends the lines it adds with LF."""
+    return _LONE_LF.sub('\r\n', new_text) if uses_crlf(text) else new_text
+
+
 def edit_config_text(text, edit):
     """Apply ``edit`` - a RunnerEdit, or a list of them applied in order - to config.toml ``text`` (None: no file yet).
 
@@ -692,13 +891,11 @@ def edit_config_text(text, edit):
         # slow part: docs/performance.md) is not needed at all.
         new_text, after = text, before
     else:
-        document = parse_config(text)
-        apply_document(document, edits, steps)
-        new_text = tomlkit.dumps(document)
-        if uses_crlf(text):
-            # tomlkit ends the lines it adds with LF; keep a CRLF file CRLF.
-            new_text = _LONE_LF.sub('\r\n', new_text)
-        after = load_plain(new_text, what='the edited document')
+        new_text = edit_entries_only(text, before, edits, steps)
+        after = None if new_text is None else load_plain(new_text, what='the edited document')
+        if after is None or not same_data(after, expected):
+            new_text = _edit_whole_document(text, edits, steps)
+            after = load_plain(new_text, what='the edited document')
         if not same_data(after, expected):
             raise TomlDocumentError(
                 'the edited document would not hold the requested data (a tomlkit limitation with this file layout); '
