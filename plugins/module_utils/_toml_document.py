@@ -891,6 +891,9 @@ def edit_config_text(text, edit):
         # slow part: docs/performance.md) is not needed at all.
         new_text, after = text, before
     else:
+        if text and not text.endswith('\n'):
+            # tomlkit would write a new entry's header on the last line.
+            text += '\r\n' if uses_crlf(text) else '\n'
         new_text = edit_entries_only(text, before, edits, steps)
         after = None if new_text is None else load_plain(new_text, what='the edited document')
         if after is None or not same_data(after, expected):

@@ -164,18 +164,16 @@ def test_new_global_keys_edit_the_whole_document(tail):
     assert got.index('check_interval') < got.index('[[runners]]') < got.index('[session_server]')
 
 
-def test_a_file_without_a_final_line_end():
-    text = config(runners=3).rstrip('\n')
+@pytest.mark.parametrize('crlf', [False, True], ids=['LF', 'CRLF'])
+def test_a_file_without_a_final_line_end_gets_one_with_an_edit(crlf):
+    text = config(runners=3, crlf=crlf).rstrip('\r\n')
+    end = '\r\n' if crlf else '\n'
     for edits in ([RunnerEdit(name='r2', settings={'limit': 1})], [RunnerEdit(name='r1', state='absent')],
-                  [RunnerEdit(name='r2', state='absent')]):
-        assert entries_only(text, edits) == whole_document(text, edits)
-    # tomlkit writes a new entry right after the last value, on its line:
-    # not TOML. The piece gives up, and so does the whole document, with the
-    # file untouched (a limitation of tomlkit's, docs/modules/runner_config.md).
-    edits = [RunnerEdit(name='new', url='https://gitlab.lab.test/')]
-    assert entries_only(text, edits) is None
-    with pytest.raises(_toml_document.TomlDocumentError, match='the edited document is not valid TOML'):
-        edit_config_text(text, edits)
+                  [RunnerEdit(name='r2', state='absent')], [RunnerEdit(name='new', url='https://gitlab.lab.test/')]):
+        # tomlkit alone writes a new entry's header right after the last value: not TOML.
+        result = edit_config_text(text, edits).text
+        assert result == entries_only(text + end, edits) == whole_document(text + end, edits)
+    assert edit_config_text(text, [RunnerEdit(name='r2', settings={'executor': 'docker'})]).text == text
 
 
 def test_a_header_lookalike_line_in_a_multiline_array_is_no_header():
