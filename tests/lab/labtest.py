@@ -42,6 +42,23 @@ def gitlab() -> FakeGitLabControl:
     return FakeGitLabControl(lab_env()["gitlab"]["control_url"])
 
 
+def assert_a_job_fetches_through_cntlm(tags: list[str], timeout: int = 120) -> None:
+    """Run a job that fetches the lab's test file over HTTP with curl; assert that it got the
+    file, and that corp-proxy saw that fetch only as the NTLM account (so: through cntlm)."""
+    import proxylog  # beside this file; only verifiers that run jobs need it
+
+    env = lab_env()
+    control = gitlab()
+    mark = proxylog.mark()
+    job = control.queue_job(["curl -fsS -o /tmp/fetched " + env["files"]["test_file_url"], "sha256sum /tmp/fetched"],
+                            image="behindproxy/job-curl:lab", tags=tags)
+    result = control.wait_for_job_result(job, timeout=timeout)
+    assert result["status"] == "success", result.get("trace")
+    assert env["files"]["test_file_sha256"] in result["trace"]
+    fetched = proxylog.wait_for(lambda entry: entry.host == "files.lab.test" and entry.status == 200, since=mark)
+    assert {entry.user for entry in fetched} == {env["ntlm"]["logged_as"]}
+
+
 def container_address(container: str, network: str) -> str:
     """The IPv4 address of a container on one Docker network."""
     template = "{{(index .NetworkSettings.Networks \"%s\").IPAddress}}" % network

@@ -22,7 +22,6 @@ import time
 import pytest
 
 import labtest
-import proxylog
 
 LAB = labtest.lab_env()
 HOST = "behindproxy-faults-host"
@@ -246,15 +245,7 @@ def test_cntlm_restarted_while_a_job_runs_the_job_and_the_next_fetch_go_through(
     result = gitlab.wait_for_job_result(sleeping, timeout=120)
     assert result["status"] == "success", result.get("trace")
     assert "slept through" in result["trace"]
-
-    mark = proxylog.mark()
-    fetching = gitlab.queue_job(["curl -fsS -o /tmp/fetched " + LAB["files"]["test_file_url"], "sha256sum /tmp/fetched"],
-                                image="behindproxy/job-curl:lab", tags=["faults"])
-    result = gitlab.wait_for_job_result(fetching, timeout=120)
-    assert result["status"] == "success", result.get("trace")
-    assert LAB["files"]["test_file_sha256"] in result["trace"]
-    fetched = proxylog.wait_for(lambda entry: entry.host == "files.lab.test" and entry.status == 200, since=mark)
-    assert {entry.user for entry in fetched} == {LAB["ntlm"]["logged_as"]}
+    labtest.assert_a_job_fetches_through_cntlm(tags=["faults"])
 
 
 JOB_IMAGE = "behindproxy/job-busybox:lab"

@@ -208,15 +208,7 @@ def test_the_runner_service_polls_for_jobs_through_cntlm(host):
 
 
 def test_a_job_fetches_a_file_over_http_through_cntlm(host):
-    gitlab = labtest.gitlab()
-    mark = proxylog.mark()
-    job = gitlab.queue_job(["curl -fsS -o /tmp/fetched " + LAB["files"]["test_file_url"], "sha256sum /tmp/fetched"],
-                           image="behindproxy/job-curl:lab", tags=["via-token"])
-    result = gitlab.wait_for_job_result(job, timeout=120)
-    assert result["status"] == "success", result.get("trace")
-    assert LAB["files"]["test_file_sha256"] in result["trace"]
-    fetched = proxylog.wait_for(lambda entry: entry.host == "files.lab.test" and entry.status == 200, since=mark)
-    assert {entry.user for entry in fetched} == {NTLM_USER}
+    labtest.assert_a_job_fetches_through_cntlm(tags=["via-token"])
 
 
 def test_a_runner_without_the_proxy_fails_its_job_until_a_converge_puts_it_back(host):
