@@ -709,9 +709,8 @@ def edit_entries_only(text, before, edits, steps):
         return None
     selected = _selected_entries(len(runners), edits, steps)
     part_text = layout.text(selected)
-    try:
-        part_before = tomllib.loads(part_text)
-    except tomllib.TOMLDecodeError:
+    part_before = _load_or_none(part_text)
+    if part_before is None:
         return None
     wanted = dict(before)
     wanted['runners'] = [runners[index] for index in selected]
@@ -722,7 +721,8 @@ def edit_entries_only(text, before, edits, steps):
     try:
         dummy, part_steps = apply_plain(part_before, edits)
         edited = _edit_whole_document(part_text, edits, part_steps)
-    except TomlDocumentError:
+    except (TomlDocumentError, tomlkit.exceptions.TOMLKitError):
+        # The whole document then gives the error, if there is one.
         return None
     kept, added = _replay(selected, edits, part_steps)
     if kept or added:
@@ -860,6 +860,13 @@ def check_config_edit(text, edit, validate_keys='warn'):
     _refuse(unknown, unknown_messages, type_messages, validate_keys)
 
 
+def _load_or_none(text):
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+
+
 def _edit_whole_document(text, edits, steps):
     """The text of ``text`` with ``edits`` applied by tomlkit to the whole document."""
     document = parse_config(text)
@@ -895,7 +902,7 @@ def edit_config_text(text, edit):
             # tomlkit would write a new entry's header on the last line.
             text += '\r\n' if uses_crlf(text) else '\n'
         new_text = edit_entries_only(text, before, edits, steps)
-        after = None if new_text is None else load_plain(new_text, what='the edited document')
+        after = None if new_text is None else _load_or_none(new_text)
         if after is None or not same_data(after, expected):
             new_text = _edit_whole_document(text, edits, steps)
             after = load_plain(new_text, what='the edited document')

@@ -182,3 +182,24 @@ def test_a_header_lookalike_line_in_a_multiline_array_is_no_header():
     # volumes is not a string array here, so the edit touches another key.
     edits = [RunnerEdit(name='a', settings={'limit': 1})]
     assert entries_only(text, edits) == whole_document(text, edits)
+
+
+@pytest.mark.parametrize('piece', ['[[runners]\n', 'concurrent = 4\n'], ids=['not TOML', 'other data'])
+def test_a_wrong_result_of_the_cut_is_never_written(piece, monkeypatch):
+    # Whatever goes wrong in the cut, the result's data is checked and the
+    # whole document is edited instead.
+    text = config(runners=3)
+    edits = [RunnerEdit(name='r1', settings={'limit': 1})]
+    wanted = whole_document(text, edits)
+    monkeypatch.setattr(_toml_document, 'edit_entries_only', lambda *arguments: piece)
+    assert edit_config_text(text, edits).text == wanted
+
+
+def test_a_tomlkit_error_in_the_piece_leaves_the_error_to_the_whole_document(monkeypatch):
+    text = config(runners=3)
+    edits = [RunnerEdit(name='r1', settings={'limit': 1})]
+
+    def failing(*arguments):
+        raise tomlkit.exceptions.TOMLKitError('tomlkit failed')
+    monkeypatch.setattr(_toml_document, '_edit_whole_document', failing)
+    assert entries_only(text, edits) is None
