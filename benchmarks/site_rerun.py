@@ -216,6 +216,40 @@ def seconds_by_kind(run, floor):
     return totals, counts
 
 
+ON_THE_HOST = ("fact gathering", "other module on the host")
+
+
+def seconds_by_action(run):
+    """The run's tasks that ran a module on the host, by action: {action: [tasks, module runs, seconds]}."""
+    totals = {}
+    for entry in run.tally:
+        if kind_of(entry) in ON_THE_HOST:
+            tasks = totals.setdefault(entry["action"], [0, 0, 0.0])
+            tasks[0] += 1
+            tasks[1] += entry["items"] or 1
+            tasks[2] += entry["seconds"]
+    return totals
+
+
+def ping_seconds(floor_run):
+    """Mean seconds of the floor's pings that stand for tasks on the host."""
+    pings = [entry["seconds"] for entry in floor_run.tally if entry["task"].split(":", 1)[0] in ON_THE_HOST]
+    return sum(pings) / len(pings)
+
+
+def actions_over_ping(site_runs, floor_runs):
+    """Per action of site.yml's tasks on the host, median over the rounds: (action, tasks, module runs,
+    seconds per task, that over a ping, seconds beyond the floor's pings for them), most beyond first."""
+    ping = statistics.median(ping_seconds(run) for run in floor_runs)
+    by_round = [seconds_by_action(run) for run in site_runs]
+    rows = []
+    for action in sorted(set().union(*by_round)):
+        tasks, runs = next(totals[action][:2] for totals in by_round if action in totals)
+        seconds = statistics.median(totals[action][2] if action in totals else 0.0 for totals in by_round)
+        rows.append((action, tasks, runs, seconds / tasks, seconds / tasks / ping, seconds - tasks * ping))
+    return sorted(rows, key=lambda row: row[5], reverse=True), ping
+
+
 def spread(values, unit="s", digits=1):
     return "%.*f / %.*f / %.*f %s" % (digits, min(values), digits, statistics.median(values), digits, max(values),
                                       unit)
@@ -307,6 +341,13 @@ def report(steps, counting, site, floor, loads, total):
     print("| outside tasks (start-up, inventory, plays) | - | %.1f s | %.1f s |" % tuple(
         statistics.median(run.seconds - sum(entry["seconds"] for entry in run.tally) for run in runs)
         for runs in (site[1], floor)))
+
+    rows, ping = actions_over_ping(site[1], floor)
+    print("\nTasks on the host by action (median of the rounds; a ping of the floor took %.2f s):\n" % ping)
+    print("| action | tasks | module runs | seconds per task | over a ping | seconds beyond the pings |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print("| %s | %d | %d | %.2f | %.1f x | %.1f |" % row)
 
     print("\n| hosts (forks 5) | runs | wall time (min / median / max) | over one host (median) | per host (median) "
           "| controller CPU (median) | busy cores (median) |")

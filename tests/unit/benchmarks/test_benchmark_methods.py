@@ -104,6 +104,28 @@ def test_the_floor_has_the_recap_of_the_play_it_stands_for(tmp_path):
     assert sum("ansible.builtin.set_fact" in task for task in floor_tasks) == kinds.count("on the controller only") + 1
     assert sum("ansible.builtin.ping" in task for task in floor_tasks) == len(tally) - kinds.count("on the controller only")
 
+    # The breakdown by action: site.yml's tasks on the host against the floor's pings for them.
+    floor_tally_file = tmp_path / "floor-tally.json"
+    run_playbook(floor_file, dict(environment, BENCH_TASK_TALLY=str(floor_tally_file)))
+    site_run, floor_run = Tallied(tally), Tallied(json.loads(floor_tally_file.read_text()))
+    rows, ping = site_rerun.actions_over_ping([site_run], [floor_run])
+    pings = [entry["seconds"] for entry in floor_run.tally if entry["action"] == "ping" and entry["status"] != "skipped"]
+    assert len(pings) == 4 and ping == sum(pings) / 4
+    by_row = {row[0]: row for row in rows}
+    assert set(by_row) == {"gather_facts", "service_facts", "command"}
+    command_seconds = sum(entry["seconds"] for entry in tally if entry["action"] == "command")
+    assert by_row["command"][1:3] == (2, 4)
+    assert by_row["command"][3] == command_seconds / 2
+    assert abs(by_row["command"][5] - (command_seconds - 2 * ping)) < 1e-9
+    assert [row[5] for row in rows] == sorted((row[5] for row in rows), reverse=True)
+
+
+class Tallied:
+    """A run as site_rerun's report reads it: its tally."""
+
+    def __init__(self, tally):
+        self.tally = tally
+
 
 def test_a_process_s_peak_memory_is_its_own_not_the_benchmark_s(tmp_path):
     # The benchmark holds far more memory than a bare Python start needs.
