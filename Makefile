@@ -122,7 +122,7 @@ bench-role: setup $(DEBIAN_TOMLKIT_VENV)/.installed
 bench-modules: setup $(DEBIAN_TOMLKIT_VENV)/.installed
 	"$(DEBIAN_TOMLKIT_VENV)/bin/python" benchmarks/module_processes.py
 
-# site.yml re-runs on five corp hosts of the lab (about 27 minutes, holding
+# site.yml re-runs on five corp hosts of the lab (12 to 27 minutes, holding
 # the lab's lock): not part of `make test`.
 bench-lab: image
 	flock "$(LAB_LOCK)" python benchmarks/site_rerun.py
