@@ -171,6 +171,7 @@ def say(message):
 # What a task of site.yml is, for the breakdown of where the time goes.
 FACT_ACTIONS = frozenset(("gather_facts", "setup", "package_facts", "service_facts"))
 KINDS = ("fact gathering", "other module on the host", "on the controller only", "skipped")
+ON_THE_HOST = KINDS[:2]
 
 
 def kind_of(entry):
@@ -179,6 +180,11 @@ def kind_of(entry):
     if entry["where"] == "controller":
         return "on the controller only"
     return "fact gathering" if entry["action"] in FACT_ACTIONS else "other module on the host"
+
+
+def floor_kind(entry):
+    """The kind of site.yml's task that a task of the floor stands for (its name starts with it)."""
+    return entry["task"].split(":", 1)[0]
 
 
 def floor_playbook(tally, host):
@@ -210,13 +216,10 @@ def seconds_by_kind(run, floor):
     totals = {kind: 0.0 for kind in KINDS}
     counts = {kind: 0 for kind in KINDS}
     for entry in run.tally:
-        kind = entry["task"].split(":", 1)[0] if floor else kind_of(entry)
+        kind = floor_kind(entry) if floor else kind_of(entry)
         totals[kind] += entry["seconds"]
         counts[kind] += 1
     return totals, counts
-
-
-ON_THE_HOST = ("fact gathering", "other module on the host")
 
 
 def seconds_by_action(run):
@@ -233,7 +236,7 @@ def seconds_by_action(run):
 
 def ping_seconds(floor_run):
     """Mean seconds of the floor's pings that stand for tasks on the host."""
-    pings = [entry["seconds"] for entry in floor_run.tally if entry["task"].split(":", 1)[0] in ON_THE_HOST]
+    pings = [entry["seconds"] for entry in floor_run.tally if floor_kind(entry) in ON_THE_HOST]
     return sum(pings) / len(pings)
 
 
@@ -307,7 +310,7 @@ def report(steps, counting, site, floor, loads, total):
     host = HOSTS[0]
     dummy, counts = seconds_by_kind(counting, floor=False)
     module_runs = sum(entry["items"] or 1 for entry in counting.tally
-                      if kind_of(entry) in ("fact gathering", "other module on the host"))
+                      if kind_of(entry) in ON_THE_HOST)
     print("\nsite.yml's re-run on one host: recap ok=%d skipped=%d; %s; %d module runs on the host with loop items" % (
         counting.recap[host]["ok"], counting.recap[host]["skipped"],
         ", ".join("%d %s" % (counts[kind], kind) for kind in KINDS), module_runs))

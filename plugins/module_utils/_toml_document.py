@@ -642,46 +642,42 @@ def _layout(text):
 
 
 def _replay(indexes, edits, steps):
-    """Which of ``indexes`` (the entries of a document, in order) the edits keep, and how many entries they add.
+    """Walk ``edits`` over the entries at ``indexes`` (a document's, in order) as apply_plain did.
 
     ``steps`` come from apply_plain on that document: an edit's index is the
-    entry's place after the removals before it.
+    entry's place after the removals before it. Returns the indexes the
+    edits select (for a new entry: the one it goes after, and is indented
+    like), the indexes still there afterwards, and how many entries they add.
     """
+    touched = set()
     alive = list(indexes)
     added = 0
     for edit, step in zip(edits, steps):
         if edit.name is None:
             continue
         if step.index is None:
-            added += edit.state == 'present'
-        elif edit.state == 'absent':
+            if edit.state == 'present':
+                added += 1
+                if alive:
+                    touched.add(alive[-1])
+            continue
+        touched.add(alive[step.index])
+        if edit.state == 'absent':
             del alive[step.index]
-    return alive, added
+    return touched, alive, added
 
 
 def _selected_entries(count, edits, steps):
     """Indexes of the entries the piece given to tomlkit needs, ascending.
 
-    The entries ``edits`` select, the entry a new one goes after (it is
-    indented like it), and one entry that stays, if any does: tomlkit
+    Those the edits touch and, if any entry stays, one that does: tomlkit
     removes the array itself with its last entry, and the whole document
     keeps it.
     """
-    selected = set()
-    alive = list(range(count))
-    for edit, step in zip(edits, steps):
-        if edit.name is None:
-            continue
-        if step.index is None:
-            if edit.state == 'present' and alive:
-                selected.add(alive[-1])
-            continue
-        selected.add(alive[step.index])
-        if edit.state == 'absent':
-            del alive[step.index]
-    if alive and selected.isdisjoint(alive):
-        selected.add(alive[-1])
-    return sorted(selected)
+    touched, alive, dummy = _replay(range(count), edits, steps)
+    if alive and touched.isdisjoint(alive):
+        touched.add(alive[-1])
+    return sorted(touched)
 
 
 def edit_entries_only(text, before, edits, steps):
@@ -712,10 +708,7 @@ def edit_entries_only(text, before, edits, steps):
     part_before = _load_or_none(part_text)
     if part_before is None:
         return None
-    wanted = dict(before)
-    wanted['runners'] = [runners[index] for index in selected]
-    if not selected:
-        del wanted['runners']
+    wanted = dict(before, runners=[runners[index] for index in selected])
     if not same_data(part_before, wanted):
         return None
     try:
@@ -724,7 +717,7 @@ def edit_entries_only(text, before, edits, steps):
     except (TomlDocumentError, tomlkit.exceptions.TOMLKitError):
         # The whole document then gives the error, if there is one.
         return None
-    kept, added = _replay(selected, edits, part_steps)
+    dummy, kept, added = _replay(selected, edits, part_steps)
     if kept or added:
         edited_layout = _layout(edited)
     elif not layout.tail:
@@ -871,11 +864,8 @@ def _edit_whole_document(text, edits, steps):
     """The text of ``text`` with ``edits`` applied by tomlkit to the whole document."""
     document = parse_config(text)
     apply_document(document, edits, steps)
-    return _keep_line_ends(text, tomlkit.dumps(document))
-
-
-def _keep_line_ends(text, new_text):
-    """``new_text`` with CRLF line ends if ``text`` has them: tomlkit ends the lines it adds with LF."""
+    new_text = tomlkit.dumps(document)
+    # tomlkit ends the lines it adds with LF; keep a CRLF file CRLF.
     return _LONE_LF.sub('\r\n', new_text) if uses_crlf(text) else new_text
 
 

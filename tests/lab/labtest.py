@@ -26,6 +26,7 @@ LAB_DIRECTORY = Path(__file__).resolve().parent
 sys.path.insert(0, str(LAB_DIRECTORY / "fakegitlab"))
 
 from client import FakeGitLabControl  # noqa: E402  (after the path is set)
+import proxylog  # noqa: E402  (beside this file)
 
 RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+failed=(?P<failed>\d+)", re.M)
 
@@ -45,8 +46,6 @@ def gitlab() -> FakeGitLabControl:
 def assert_a_job_fetches_through_cntlm(tags: list[str], timeout: int = 120) -> None:
     """Run a job that fetches the lab's test file over HTTP with curl; assert that it got the
     file, and that corp-proxy saw that fetch only as the NTLM account (so: through cntlm)."""
-    import proxylog  # beside this file; only verifiers that run jobs need it
-
     env = lab_env()
     control = gitlab()
     mark = proxylog.mark()
