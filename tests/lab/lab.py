@@ -63,7 +63,7 @@ SERVER_CERT_FILE = TLS_DIR / "server.crt"
 PUBLISHED_CA_FILE = PUBLIC_DIR / "lab-ca.crt"
 # corp-proxy's addresses while `lab proxy-stop` has it stopped.
 STOPPED_PROXY_FILE = STATE_DIR / "proxy-stopped.json"
-APT_REPOSITORY_BUILDER = LAB_DIR / "runner_double" / "build-repo"
+APT_REPOSITORY_BUILDER = LAB_DIR / "bin" / "apt-repository"
 FAKE_GITLAB_DIR = LAB_DIR / "fakegitlab"
 KNOWN_FILE = LAB_DIR / "images" / "lab-internet" / "files" / "hello.txt"
 

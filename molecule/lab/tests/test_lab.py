@@ -62,12 +62,14 @@ def test_upstream_registry_answers_from_wan():
     assert "library/busybox" in catalog["repositories"]
 
 
-def test_test_double_came_from_the_signed_lab_repository(host):
+def test_the_real_runner_came_from_the_signed_lab_repository(host):
     version = host.run("gitlab-runner --version")
     assert version.rc == 0
-    assert "TEST DOUBLE" in version.stdout + version.stderr
-    policy = host.check_output("apt-cache policy gitlab-runner")
-    assert "packages.lab.test" in policy
+    assert "Version:      19.4.0" in version.stdout, version.stdout
+    assert "TEST DOUBLE" not in version.stdout + version.stderr
+    policy = host.check_output("apt-cache policy gitlab-runner gitlab-runner-helper-images")
+    assert policy.count("packages.lab.test") >= 2, policy
+    assert host.file("/usr/lib/gitlab-runner/helper-images/prebuilt-alpine-x86_64.tar.xz").is_file
     assert host.file("/usr/share/keyrings/gitlab-runner-lab.asc").is_file
 
 
