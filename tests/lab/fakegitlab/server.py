@@ -110,6 +110,8 @@ GITLAB_FAILURE_REASONS = [
     "unmet_prerequisites", "scheduler_failure", "data_integrity_failure", "trace_size_exceeded",
     "image_pull_failure",
 ]
+# The runner manager GitLab counts a request without system_id for (API::Ci::Helpers::Runner).
+LEGACY_SYSTEM_ID = "<legacy>"
 TOKEN_MASK_PREFIXES = ["glpat-", "glrt-", "glcbt-", "gldt-", "glptt-", "glft-", "GR1348941"]
 
 
@@ -551,16 +553,18 @@ class FakeGitLab:
             runner["info"] = body["info"]
         runner["contacted_at"] = self._clock()
 
+    def _ensure_manager(self, runner, body):
+        """GitLab's authenticate_runner!: the request's system_id names a runner manager, made if new;
+        a request without one counts for the manager "<legacy>" (any kind of runner)."""
+        system_id = body.get("system_id") or LEGACY_SYSTEM_ID
+        if system_id not in runner["managers"]:
+            runner["managers"].append(system_id)
+            self.save()
+
     def verify(self, body):
         runner = self._runner_by_token(body.get("token"))
         self._record_contact(runner, body)
-        system_id = body.get("system_id")
-        if runner["kind"] == "authentication":
-            if not system_id:
-                raise ApiError(400, "400 Bad request - system_id is missing")
-            if system_id not in runner["managers"]:
-                runner["managers"].append(system_id)
-                self.save()
+        self._ensure_manager(runner, body)
         return 200, self._credentials(runner)
 
     def delete_runner(self, body):
@@ -572,6 +576,8 @@ class FakeGitLab:
     def delete_manager(self, body):
         runner = self._runner_by_token(body.get("token"))
         system_id = body.get("system_id")
+        if not system_id:
+            raise ApiError(400, "400 Bad request - system_id is missing")
         if system_id not in runner["managers"]:
             raise ApiError(404, "404 Runner manager not found")
         runner["managers"].remove(system_id)
@@ -814,11 +820,7 @@ class FakeGitLab:
     def _request_job(self, body, server_url):
         runner = self._runner_by_token(body.get("token"))
         self._record_contact(runner, body)
-        system_id = body.get("system_id")
-        # GitLab creates the runner manager on the first request that names it.
-        if runner["kind"] == "authentication" and system_id and system_id not in runner["managers"]:
-            runner["managers"].append(system_id)
-            self.save()
+        self._ensure_manager(runner, body)
         if not runner["paused"]:
             payload = self._pick_job(runner, body, server_url)
             if payload is None and self.long_poll_seconds > 0 and body.get("last_update") == self.queue_version:
@@ -832,7 +834,8 @@ class FakeGitLab:
                         runner = self._runner_by_token(body.get("token"))
                         payload = None if runner["paused"] else self._pick_job(runner, body, server_url)
             if payload is not None:
-                return 201, payload, {"X-GitLab-Last-Update": self.queue_version}
+                # GitLab answers a job without X-GitLab-Last-Update; the runner keeps the one it had.
+                return 201, payload, {}
         return 204, None, {"X-GitLab-Last-Update": self.queue_version}
 
     def _job_headers(self, job):

@@ -56,9 +56,12 @@ def test_legacy_registration_issues_a_token_that_verifies(fake_gitlab):
     credentials = register_legacy(fake_gitlab)
     assert set(credentials) == {"id", "token", "token_expires_at"}
     assert credentials["token_expires_at"] is None
-    status, _headers, verified = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": credentials["token"]})
+    status, _headers, verified = call(fake_gitlab, "POST", "/api/v4/runners/verify",
+                                      {"token": credentials["token"], "system_id": "s_host1"})
     assert status == 200
-    assert verified["id"] == credentials["id"]
+    assert verified == credentials
+    # GitLab keeps runner managers for runners of registration tokens too.
+    assert fake_gitlab.control.runners()[0]["managers"] == ["s_host1"]
 
 
 def test_wrong_registration_token_is_forbidden(fake_gitlab):
@@ -103,20 +106,24 @@ def test_user_runners_checks_runner_type_and_group(fake_gitlab):
     assert status == 400 and "group_id" in payload["message"]
 
 
-def test_authentication_token_needs_system_id_and_records_managers(fake_gitlab):
+def test_verify_records_a_manager_per_system_id_and_legacy_without_one(fake_gitlab):
     runner = create_authentication_runner(fake_gitlab)
     assert runner["token"].startswith("glrt-")
-    status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": runner["token"]})
-    assert status == 400
     for system_id in ("s_host1", "s_host2"):
         status, _headers, _body = call(fake_gitlab, "POST", "/api/v4/runners/verify",
                                        {"token": runner["token"], "system_id": system_id})
         assert status == 200
     assert fake_gitlab.control.runners()[0]["managers"] == ["s_host1", "s_host2"]
+    # GitLab counts a request without system_id for the manager "<legacy>" (it is optional in verify).
+    status, _headers, verified = call(fake_gitlab, "POST", "/api/v4/runners/verify", {"token": runner["token"]})
+    assert status == 200 and verified["id"] == runner["id"]
+    assert fake_gitlab.control.runners()[0]["managers"] == ["s_host1", "s_host2", "<legacy>"]
+    status, _headers, payload = call(fake_gitlab, "DELETE", "/api/v4/runners/managers", {"token": runner["token"]})
+    assert status == 400 and "system_id" in payload["message"]
     status, _headers, _body = call(fake_gitlab, "DELETE", "/api/v4/runners/managers",
                                    {"token": runner["token"], "system_id": "s_host1"})
     assert status == 204
-    assert fake_gitlab.control.runners()[0]["managers"] == ["s_host2"]
+    assert fake_gitlab.control.runners()[0]["managers"] == ["s_host2", "<legacy>"]
     status, _headers, _body = call(fake_gitlab, "DELETE", "/api/v4/runners/managers",
                                    {"token": runner["token"], "system_id": "s_host1"})
     assert status == 404
