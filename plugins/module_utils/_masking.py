@@ -13,7 +13,9 @@ decided here:
   such a key;
 - the value of every ``NAME=value`` string whose NAME is such a key (runner
   environment, docker-machine options);
-- the password of every ``scheme://user:password@`` URL;
+- the password of every ``scheme://user:password@host`` URL, read as Go's
+  url.Parse reads it (the user info ends at the last "@" of the authority),
+  and of every proxy without a scheme, which Go reads as an http:// URL;
 - the secrets the caller knows (the module's own arguments).
 
 Each string literal of the text is decoded, masked as a value and written
@@ -50,9 +52,15 @@ EMBEDDED_SECRET_MIN_LENGTH = 4
 
 _SCHEME_CHARS = frozenset(string.ascii_letters + string.digits + '+.-')
 _LETTERS = frozenset(string.ascii_letters)
-# What follows the "://" of a URL with a password. Neither part can hold "/",
-# so the text one attempt reads ends before the next "://".
-_USERINFO = re.compile(r'[^:/@\s"\']*:(?P<password>[^@/\s"\']*)@')
+# The authority of a URL (what follows "://") ends at the first "/", "?" or
+# "#", as Go's url.Parse (dockerd, the runner) and Python's urlsplit read it;
+# in text a URL also ends at white space and, outside a decoded value, at a
+# double quote (a JSON or TOML string's end).
+_AUTHORITY_IN_TEXT = re.compile(r'[^/?#\s"]*')
+_AUTHORITY_IN_VALUE = re.compile(r'[^/?#\s]*')
+# Keys and variables whose value is a proxy; a proxy without a scheme is an
+# http:// one to Go's ProxyFromEnvironment (dockerd, the runner) and to curl.
+_PROXY_NAME = re.compile(r'(?:(?:https?|ftp|all)[_-]?)?proxy', re.IGNORECASE)
 
 # Unparsed text: the start of each quoted value, a single-line one whole.
 _QUOTED = re.compile(r'"""|\'\'\'|"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"?|\'[^\'\r\n]*\'?')
@@ -74,33 +82,33 @@ def _ends_with_scheme(text, end):
     return False
 
 
-def _password_spans(text):
-    """(start, end) of the password of each ``scheme://user:password@`` in ``text``.
+def _password_spans(text, authority=_AUTHORITY_IN_TEXT):
+    """(start, end) of the password of each ``scheme://user:password@host`` in ``text``.
 
-    The matches of ``[A-Za-z][A-Za-z0-9+.-]*://[^:/@\\s"']*:[^@/\\s"']*@``,
-    found from each "://" rather than tried from every letter (which made
-    that pattern quadratic on long runs of letters). The scheme is read
-    backwards from "://" and the user info forwards; neither stretches past
-    the neighbouring "://", so the whole search is linear.
+    Read as Go's url.Parse reads a URL: the user info ends at the LAST "@" of
+    the authority (a password may hold "@" and "'"), the password starts
+    after its first ":". Each "://" is looked at once, its scheme read
+    backwards and its authority forwards; an authority holds no "/", so it
+    never stretches past the next "://" and the whole search is linear.
     """
     start = 0
     while True:
         at = text.find('://', start)
         if at < 0:
             return
-        match = _USERINFO.match(text, at + 3)
-        if match and _ends_with_scheme(text, at):
-            yield match.span('password')
-            start = match.end()
-        else:
-            start = at + 1
+        begin = at + 3
+        end = authority.match(text, begin).end()
+        userinfo_end = text.rfind('@', begin, end)
+        colon = text.find(':', begin, userinfo_end) if userinfo_end >= 0 else -1
+        if colon >= 0 and _ends_with_scheme(text, at):
+            yield colon + 1, userinfo_end
+        start = end
 
 
-def mask_url_userinfo(text):
-    """Replace the password of every ``scheme://user:password@`` in ``text``."""
+def _mask_spans(text, spans):
     pieces = []
     last = 0
-    for start, end in _password_spans(text):
+    for start, end in spans:
         pieces.append(text[last:start])
         pieces.append(MASK)
         last = end
@@ -110,9 +118,24 @@ def mask_url_userinfo(text):
     return ''.join(pieces)
 
 
+def mask_url_userinfo(text):
+    """Replace the password of every ``scheme://user:password@host`` in ``text`` (a message, a line)."""
+    return _mask_spans(text, _password_spans(text))
+
+
+def _mask_value_userinfo(value):
+    """Replace the password of every URL in one decoded string value (where a double quote is no end)."""
+    return _mask_spans(value, _password_spans(value, _AUTHORITY_IN_VALUE))
+
+
 def url_passwords(text):
-    """The non-empty passwords of the ``scheme://user:password@`` URLs in ``text``."""
-    return [text[start:end] for start, end in _password_spans(text) if end > start]
+    """The non-empty passwords of the ``scheme://user:password@host`` URLs in one string value."""
+    return [text[start:end] for start, end in _password_spans(text, _AUTHORITY_IN_VALUE) if end > start]
+
+
+def _proxy_as_url(value):
+    """A proxy value as the URL Go and curl read: ``http://`` added when it has no scheme."""
+    return value if '://' in value else 'http://' + value
 
 
 # ------------------------------------------------------- finding secrets
@@ -129,6 +152,34 @@ def _assigned_secret(text, names):
     return None
 
 
+def _scheme_less_proxy(text, proxy):
+    """The value of a proxy without a scheme: ``text`` itself when ``proxy`` (under a proxy key), else the
+    value of a ``NAME=value`` string whose NAME is a proxy variable; None for anything else."""
+    if not proxy:
+        name, equals, text = text.partition('=')
+        if not equals or not _PROXY_NAME.fullmatch(name):
+            return None
+    return text if text and '://' not in text else None
+
+
+def _scheme_less_proxy_passwords(text, proxy):
+    value = _scheme_less_proxy(text, proxy)
+    return url_passwords(_proxy_as_url(value)) if value is not None else []
+
+
+def _mask_scheme_less_proxy(text, proxy):
+    """``text`` with the password of its proxy without a scheme (see _scheme_less_proxy) masked."""
+    value = _scheme_less_proxy(text, proxy)
+    if value is None:
+        return text
+    masked = _mask_value_userinfo(_proxy_as_url(value))[len('http://'):]
+    return text[:len(text) - len(value)] + masked
+
+
+def _is_proxy_key(key):
+    return isinstance(key, str) and _PROXY_NAME.fullmatch(key) is not None
+
+
 def secret_values(value, secret_keys):
     """Every secret in parsed data or a module's parameters.
 
@@ -136,19 +187,23 @@ def secret_values(value, secret_keys):
     to case; every string at any depth below them, and every number or date
     of EMBEDDED_SECRET_MIN_LENGTH characters or more), the value
     of each ``NAME=value`` string whose NAME is one of them, and the password
-    of every ``scheme://user:password@`` URL anywhere in ``value``. Given to
+    of every ``scheme://user:password@host`` URL anywhere in ``value`` - and
+    of each proxy without a scheme (``user:password@host:port`` under a key
+    such as ``proxy``, ``https-proxy`` or ``httpProxy``, or in a
+    ``HTTP_PROXY=...`` string), which Go and curl read as an http:// URL. Given to
     AnsibleModule.no_log_values, they are masked in all the module returns,
     its ``invocation`` (the echo of its arguments) included.
     """
     names = _names(secret_keys)
     found = set()
-    stack = [(value, False)]
+    stack = [(value, False, False)]
     while stack:
-        item, secret = stack.pop()
+        item, secret, proxy = stack.pop()
         if isinstance(item, Mapping):
-            stack.extend((child, secret or (isinstance(key, str) and key.lower() in names)) for key, child in item.items())
+            stack.extend((child, secret or (isinstance(key, str) and key.lower() in names), _is_proxy_key(key))
+                         for key, child in item.items())
         elif isinstance(item, (list, tuple)):
-            stack.extend((child, secret) for child in item)
+            stack.extend((child, secret, proxy) for child in item)
         elif isinstance(item, str):
             if not item:
                 continue
@@ -156,6 +211,7 @@ def secret_values(value, secret_keys):
             if assigned:
                 found.add(assigned)
             found.update(url_passwords(item))
+            found.update(_scheme_less_proxy_passwords(item, proxy))
         elif secret and item is not None and not isinstance(item, bool) and len(str(item)) >= EMBEDDED_SECRET_MIN_LENGTH:
             # A number or date; a short one would mask every digit like it in the output.
             found.add(str(item))
@@ -210,20 +266,21 @@ class _Masker:
         self.mentions = (re.compile('|'.join(re.escape(name) for name in sorted(self.names, key=len, reverse=True)),
                                     re.IGNORECASE) if self.names else None)
 
+    def _embedded(self, text):
+        return text if self.embedded is None else self.embedded.sub(MASK, text)
+
     def text(self, text):
         """``text`` with the longer secrets and every URL password masked."""
-        if self.embedded is not None:
-            text = self.embedded.sub(MASK, text)
-        return mask_url_userinfo(text)
+        return mask_url_userinfo(self._embedded(text))
 
-    def value(self, value):
-        """A string value with its secrets masked (MASK alone if it is one)."""
+    def value(self, value, proxy=False):
+        """A string value (``proxy``: under a proxy key) with its secrets masked (MASK alone if it is one)."""
         if value in self.whole:
             return MASK
         assigned = _assigned_secret(value, self.names)
         if assigned is not None:
             value = value[:-len(assigned)] + MASK
-        return self.text(value)
+        return _mask_value_userinfo(_mask_scheme_less_proxy(self._embedded(value), proxy))
 
 
 def mask_value(value, secret_keys, convert=None):
@@ -235,19 +292,20 @@ def mask_value(value, secret_keys, convert=None):
     """
     masker = _Masker(secret_values(value, secret_keys), secret_keys)
 
-    def walk(item, secret):
+    def walk(item, secret, proxy):
         if isinstance(item, Mapping):
-            return dict((key, walk(child, secret or (isinstance(key, str) and key.lower() in masker.names)))
+            return dict((key, walk(child, secret or (isinstance(key, str) and key.lower() in masker.names),
+                                   _is_proxy_key(key)))
                         for key, child in item.items())
         if isinstance(item, (list, tuple)):
-            return [walk(child, secret) for child in item]
+            return [walk(child, secret, proxy) for child in item]
         if secret and not (item is None or (isinstance(item, str) and not item)):
             return MASK
         if isinstance(item, str):
-            return masker.value(item)
+            return masker.value(item, proxy)
         return convert(item) if convert else item
 
-    return walk(value, False)
+    return walk(value, False, False)
 
 
 # --------------------------------------------------------- masking text
