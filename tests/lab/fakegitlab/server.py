@@ -709,6 +709,12 @@ class FakeGitLab:
         self.save()
         return 204, None
 
+    def router_discovery(self, header_token):
+        """GET /runners/router/discovery: GitLab authenticates the runner by its Runner-Token header,
+        then, with no job router configured, answers 501; the runner then polls jobs/request."""
+        self._runner_by_token(header_token)
+        raise ApiError(501, "501 Job Router is not available. Please contact your administrator.")
+
     def reset_authentication_token(self, body):
         runner = self._runner_by_token(body.get("token"))
         return self._reset_token(runner)
@@ -1140,8 +1146,7 @@ class ApiHandler(BaseHandler):
                 int(match.group(1)), self.headers.get("JOB-TOKEN"), self.headers.get("Content-Range"), self._body()
             ))
         if name == "router_discovery":
-            # GitLab without a job router configured; the runner then polls jobs/request.
-            raise ApiError(501, "501 Not Implemented")
+            return self._send(*gitlab.router_discovery(self.headers.get("Runner-Token")))
         body = self._json_body()
         if name == "job_request":
             return self._send(*gitlab.request_job(body, self._server_url()))

@@ -472,6 +472,9 @@ def test_reset_token_with_a_personal_access_token(fake_gitlab):
 def test_job_router_discovery_says_not_implemented(fake_gitlab):
     token = register_legacy(fake_gitlab)["token"]
     assert call(fake_gitlab, "GET", "/api/v4/runners/router/discovery", headers={"RUNNER-TOKEN": token})[0] == 501
+    # GitLab authenticates the Runner-Token header first.
+    assert call(fake_gitlab, "GET", "/api/v4/runners/router/discovery", headers={"RUNNER-TOKEN": "glrt-no"})[0] == 403
+    assert call(fake_gitlab, "GET", "/api/v4/runners/router/discovery")[0] == 403
 
 
 def test_token_expiry_is_what_the_runner_rotates_at_three_quarters_of(fake_gitlab):
