@@ -38,6 +38,7 @@ def keys(tmp_path_factory):
     subkey = [line.split(':')[9] for line in listing.splitlines() if line.startswith('fpr:')][1]
     return {
         'armored': gpg(home, '--armor', '--export').decode(),
+        'blocks': ''.join(gpg(home, '--armor', '--export', fingerprint).decode() for fingerprint in primary),
         'binary': gpg(home, '--export'),
         'primary': primary,
         'subkey': subkey,
@@ -51,6 +52,11 @@ def test_armoured_keys_give_gpgs_fingerprints(keys):
 def test_armoured_keys_as_bytes_too(keys):
     # As a download hands them over.
     assert openpgp_fingerprints(keys['armored'].encode('ascii')) == keys['primary']
+
+
+def test_every_armoured_block_is_read(keys):
+    # One block per key, one after the other, as apt and gpg read them.
+    assert openpgp_fingerprints(keys['blocks']) == keys['primary']
 
 
 def test_binary_keys_too(keys):
