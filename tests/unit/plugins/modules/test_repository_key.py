@@ -6,14 +6,26 @@
 
 from __future__ import annotations
 
+import base64
 import http.server
+import json
 import stat
 import subprocess
 import threading
+from collections import namedtuple
 
 import pytest
 
-from ansible_collections.behindproxy.gitlab_runner.plugins.modules.repository_key import main
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.behindproxy.gitlab_runner.plugins.modules.repository_key import main, split_credentials
+
+
+VendorKey = namedtuple('VendorKey', 'armored binary fingerprint')
+
+USER = 'runner-user'
+# A raw "@" in the password, as Go and curl accept it: the user info ends at the last "@".
+PASSWORD = 'P@ss-w0rd-7q'
 
 
 def gpg(home, *arguments):
@@ -22,26 +34,63 @@ def gpg(home, *arguments):
 
 
 @pytest.fixture(scope='module')
-def keys(tmp_path_factory):
-    """Two armoured keys (the vendor's old and new) and their fingerprints."""
-    found = []
-    for name in ('old', 'new'):
-        home = tmp_path_factory.mktemp('gnupg-' + name)
-        home.chmod(0o700)
-        gpg(home, '--passphrase', '', '--quick-generate-key', '%s key <%s@lab.test>' % (name, name), 'ed25519', 'sign', '1d')
-        listing = gpg(home, '--with-colons', '--list-keys').decode().splitlines()
-        fingerprint = [line.split(':')[9] for line in listing if line.startswith('fpr:')][0]
-        found.append((gpg(home, '--armor', '--export'), fingerprint))
-    return found
+def gnupg_home(tmp_path_factory):
+    """A GnuPG home holding the secret keys of the vendor's old key, its new key and a stranger's key."""
+    home = tmp_path_factory.mktemp('gnupg')
+    home.chmod(0o700)
+    for name in ('old', 'new', 'stranger'):
+        gpg(home, '--passphrase', '', '--quick-generate-key', '%s key <%s@lab.test>' % (name, name), 'ed25519', 'sign',
+            '1d')
+    return home
+
+
+@pytest.fixture(scope='module')
+def keys(gnupg_home):
+    """The old, new and stranger's keys: armoured, binary, fingerprint."""
+    listing = gpg(gnupg_home, '--with-colons', '--list-keys').decode().splitlines()
+    fingerprints = [line.split(':')[9] for line, before in zip(listing[1:], listing) if before.startswith('pub:')]
+    return [VendorKey(gpg(gnupg_home, '--armor', '--export', fingerprint), gpg(gnupg_home, '--export', fingerprint),
+                      fingerprint) for fingerprint in fingerprints]
+
+
+def release_verifies(gnupg_home, signer, keyring, tmp_path):
+    """Whether gpgv, given ``keyring`` as apt gives it a signed-by file, accepts a Release file signed by ``signer``."""
+    release = tmp_path / 'Release'
+    release.write_text('Origin: lab\nSuite: stable\n')
+    signature = tmp_path / 'Release.gpg'
+    signature.unlink(missing_ok=True)
+    gpg(gnupg_home, '--local-user', signer, '--detach-sign', '--output', str(signature), str(release))
+    home = tmp_path / 'gpgv-home'
+    home.mkdir(mode=0o700, exist_ok=True)
+    return subprocess.run(['gpgv', '--homedir', str(home), '--keyring', str(keyring), str(signature), str(release)],
+                          capture_output=True, check=False).returncode == 0
+
+
+def dearmored(path, tmp_path):
+    """A binary copy of an armoured keyring, as apt makes one for gpgv."""
+    binary = tmp_path / (path.name + '.gpg')
+    binary.write_bytes(subprocess.run(['gpg', '--dearmor'], input=path.read_bytes(), capture_output=True,
+                                      check=True).stdout)
+    return binary
 
 
 @pytest.fixture
 def served():
-    """A loopback server whose /gpgkey answers what the test puts in served.key."""
+    """A loopback server whose /gpgkey answers what the test puts in served['key'].
+
+    With served['authorization'] set, it answers 401 to a request without that Authorization header.
+    """
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - the base class's name
+            state['received'].append(self.headers.get('Authorization'))
             body = state['key']
-            self.send_response(200 if body is not None else 404)
+            if state['authorization'] and self.headers.get('Authorization') != state['authorization']:
+                status, body = 401, b''
+            else:
+                status = 200 if body is not None else 404
+            self.send_response(status)
+            if status == 401:
+                self.send_header('WWW-Authenticate', 'Basic realm="mirror"')
             self.send_header('Content-Length', str(len(body or b'')))
             self.end_headers()
             self.wfile.write(body or b'')
@@ -49,17 +98,18 @@ def served():
         def log_message(self, format, *args):  # noqa: A002 - the base class's signature
             return
 
-    state = {'key': None}
+    state = {'key': None, 'authorization': None, 'received': []}
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     state['url'] = 'http://127.0.0.1:%d/gpgkey' % server.server_address[1]
+    state['url_with_credentials'] = 'http://%s:%s@127.0.0.1:%d/gpgkey' % (USER, PASSWORD, server.server_address[1])
     yield state
     server.shutdown()
     server.server_close()
 
 
 def test_an_accepted_key_is_installed_once(run_module, keys, served, tmp_path):
-    (old_key, old_fingerprint), _new = keys
+    (old_key, dummy, old_fingerprint), dummy, dummy = keys
     served['key'] = old_key
     dest = tmp_path / 'keyrings' / 'vendor.asc'
     dest.parent.mkdir()
@@ -73,7 +123,7 @@ def test_an_accepted_key_is_installed_once(run_module, keys, served, tmp_path):
 
 
 def test_a_replaced_key_is_installed_when_accepted_and_refused_otherwise(run_module, keys, served, tmp_path):
-    (old_key, old_fingerprint), (new_key, new_fingerprint) = keys
+    (old_key, dummy, old_fingerprint), (new_key, dummy, new_fingerprint), dummy = keys
     dest = tmp_path / 'vendor.asc'
     dest.write_bytes(old_key)
     served['key'] = new_key
@@ -87,7 +137,7 @@ def test_a_replaced_key_is_installed_when_accepted_and_refused_otherwise(run_mod
 
 
 def test_check_mode_reports_without_writing(run_module, keys, served, tmp_path):
-    (old_key, old_fingerprint), _new = keys
+    (old_key, dummy, old_fingerprint), dummy, dummy = keys
     served['key'] = old_key
     dest = tmp_path / 'vendor.asc'
     result, failed, dummy = run_module(main, dict(url=served['url'], dest=str(dest), fingerprints=[old_fingerprint]),
@@ -113,3 +163,124 @@ def test_what_is_not_a_key_is_named(run_module, served, tmp_path):
 def test_bad_fingerprints_are_refused_before_any_download(run_module, served, tmp_path):
     result, failed, dummy = run_module(main, dict(url=served['url'], dest=str(tmp_path / 'k.asc'), fingerprints=['abc']))
     assert failed and "'abc'" in result['msg']
+
+
+# ---------------------------------------------------------------- only accepted keys reach the keyring
+
+def test_a_key_added_to_the_vendors_file_is_not_installed(run_module, gnupg_home, keys, served, tmp_path):
+    # One file, as a tampered mirror would serve it: the vendor's key and a stranger's, binary.
+    vendor, dummy, stranger = keys
+    served['key'] = vendor.binary + stranger.binary
+    dest = tmp_path / 'vendor.gpg'
+    result, failed, warnings = run_module(main, dict(url=served['url'], dest=str(dest),
+                                                     fingerprints=[vendor.fingerprint]))
+    assert not failed and result['changed'], result
+    assert release_verifies(gnupg_home, vendor.fingerprint, dest, tmp_path)
+    assert not release_verifies(gnupg_home, stranger.fingerprint, dest, tmp_path)
+    assert result['fingerprints'] == [vendor.fingerprint, stranger.fingerprint]
+    assert result['installed_fingerprints'] == [vendor.fingerprint]
+    assert any(stranger.fingerprint in warning and 'not accepted' in warning for warning in warnings), warnings
+
+
+def test_every_armoured_block_is_read_and_only_accepted_keys_are_installed(run_module, gnupg_home, keys, served,
+                                                                          tmp_path):
+    # Two blocks one after the other: apt reads both; the stranger's comes first.
+    vendor, dummy, stranger = keys
+    served['key'] = stranger.armored + b'\n' + vendor.armored
+    dest = tmp_path / 'vendor.asc'
+    result, failed, warnings = run_module(main, dict(url=served['url'], dest=str(dest),
+                                                     fingerprints=[vendor.fingerprint]))
+    assert not failed, result
+    assert result['fingerprints'] == [stranger.fingerprint, vendor.fingerprint]
+    assert result['installed_fingerprints'] == [vendor.fingerprint]
+    assert dest.read_bytes() == vendor.armored
+    keyring = dearmored(dest, tmp_path)
+    assert release_verifies(gnupg_home, vendor.fingerprint, keyring, tmp_path)
+    assert not release_verifies(gnupg_home, stranger.fingerprint, keyring, tmp_path)
+    again, failed, dummy = run_module(main, dict(url=served['url'], dest=str(dest), fingerprints=[vendor.fingerprint]))
+    assert not failed and not again['changed']
+
+
+def test_accepted_keys_from_several_blocks_are_all_installed(run_module, gnupg_home, keys, served, tmp_path):
+    # A vendor's rollover file: old and new key, each in its own block, with a stranger's in between.
+    old, new, stranger = keys
+    served['key'] = old.armored + stranger.armored + new.armored
+    dest = tmp_path / 'vendor.gpg'
+    result, failed, dummy = run_module(main, dict(url=served['url'], dest=str(dest),
+                                                  fingerprints=[new.fingerprint, old.fingerprint]))
+    assert not failed, result
+    assert release_verifies(gnupg_home, new.fingerprint, dest, tmp_path)
+    assert not release_verifies(gnupg_home, stranger.fingerprint, dest, tmp_path)
+    assert result['installed_fingerprints'] == [old.fingerprint, new.fingerprint]
+    assert dest.read_bytes() == old.binary + new.binary
+
+
+def test_a_secret_key_is_refused_and_nothing_is_written(run_module, gnupg_home, keys, served, tmp_path):
+    vendor = keys[0]
+    served['key'] = gpg(gnupg_home, '--pinentry-mode', 'loopback', '--passphrase', '', '--armor',
+                        '--export-secret-keys', vendor.fingerprint)
+    dest = tmp_path / 'vendor.asc'
+    result, failed, dummy = run_module(main, dict(url=served['url'], dest=str(dest), fingerprints=[vendor.fingerprint]))
+    assert failed and 'secret key' in result['msg'] and not dest.exists(), result
+
+
+# ---------------------------------------------------------------- credentials in the key URL
+
+def printed_result(args, capsys):
+    """What the module prints, with Ansible's real exit_json and fail_json: (text, parsed, exit code)."""
+    with patch_module_args(dict(args, _ansible_diff=True)):
+        with pytest.raises(SystemExit) as exited:
+            main()
+    printed = capsys.readouterr().out
+    return printed, json.loads(printed), exited.value.code
+
+
+def credential_forms():
+    basic = base64.b64encode(('%s:%s' % (USER, PASSWORD)).encode()).decode()
+    return [PASSWORD, PASSWORD.replace('@', '%40'), '%s:%s' % (USER, PASSWORD), basic]
+
+
+def test_credentials_in_the_key_url_are_sent_and_never_shown(keys, served, tmp_path, capsys):
+    vendor = keys[0]
+    served['key'] = vendor.armored
+    served['authorization'] = 'Basic ' + base64.b64encode(('%s:%s' % (USER, PASSWORD)).encode()).decode()
+    dest = tmp_path / 'vendor.asc'
+    printed, result, code = printed_result(dict(url=served['url_with_credentials'], dest=str(dest),
+                                                fingerprints=[vendor.fingerprint]), capsys)
+    assert code == 0 and result['changed'] and dest.read_bytes() == vendor.armored, result
+    assert served['received'] == [served['authorization']]
+    assert result['invocation']['module_args']['url'].startswith('http://%s:********@127.0.0.1:' % USER)
+    for form in credential_forms():
+        assert form not in printed
+
+
+def test_a_refused_password_is_named_nowhere(keys, served, tmp_path, capsys):
+    served['key'] = keys[0].armored
+    served['authorization'] = 'Basic ' + base64.b64encode(b'runner-user:another-password').decode()
+    dest = tmp_path / 'vendor.asc'
+    printed, result, code = printed_result(dict(url=served['url_with_credentials'], dest=str(dest),
+                                                fingerprints=[keys[0].fingerprint]), capsys)
+    assert code == 1 and 'HTTP 401' in result['msg'] and not dest.exists(), result
+    assert 'http://%s:********@127.0.0.1:' % USER in result['msg']
+    for form in credential_forms():
+        assert form not in printed
+
+
+@pytest.mark.parametrize('url, plain, shown, user, password', [
+    ('https://mirror.lab.test/key.gpg', 'https://mirror.lab.test/key.gpg', 'https://mirror.lab.test/key.gpg', None, None),
+    ('https://u:p%40ss@mirror.lab.test:8443/key?x=1', 'https://mirror.lab.test:8443/key?x=1',
+     'https://u:********@mirror.lab.test:8443/key?x=1', 'u', 'p@ss'),
+    ('https://u:p@ss@mirror.lab.test/key', 'https://mirror.lab.test/key', 'https://u:********@mirror.lab.test/key', 'u',
+     'p@ss'),
+    ('https://deploy-token@mirror.lab.test/key', 'https://mirror.lab.test/key', 'https://deploy-token@mirror.lab.test/key',
+     'deploy-token', None),
+])
+def test_credentials_are_split_at_the_last_at_sign(url, plain, shown, user, password):
+    key_url = split_credentials(url)
+    assert (key_url.plain, key_url.shown, key_url.user, key_url.password) == (plain, shown, user, password)
+    assert (password in key_url.secrets) if password else not key_url.secrets
+
+
+def test_every_form_of_the_password_is_a_secret():
+    assert split_credentials('https://u:p%40ss@mirror.lab.test/key').secrets == {
+        'p%40ss', 'p@ss', base64.b64encode(b'u:p@ss').decode()}
