@@ -12,14 +12,18 @@ else a jittered exponential backoff from 0.1 s doubling up to 60 s. Header
 names are compared without regard to case. This client does the same, with
 two differences asked of it: a ``RateLimit-ResetTime`` that cannot be parsed
 means one minute (what runners before 18.3 did) rather than falling through
-to the next rule, and all the waits of one client together may not exceed
-``max_wait`` seconds: a wait that would go beyond fails at once, saying when
-to try again, instead of holding the play.
+to the next rule, and all the waits of one client together, with the time
+of the requests answered with a status to retry and of the retries, may not
+exceed ``max_wait`` seconds: a wait that would go beyond fails at once,
+saying when to try again, instead of holding the play. ``timeout`` bounds
+each request as a whole (see ``_http``).
 
 The proxy is chosen the way the runner chooses it (Go's
-``ProxyFromEnvironment``) unless one is given: ``HTTPS_PROXY`` for https URLs,
-``HTTP_PROXY`` for http ones (upper case first), no proxy for ``localhost``
-and loopback addresses or for hosts ``NO_PROXY`` names.
+``ProxyFromEnvironment``, whose rules are golang.org/x/net/http/httpproxy's)
+unless one is given: ``HTTPS_PROXY`` for https URLs, ``HTTP_PROXY`` for
+http ones (upper case first, as the Go the runner is built with reads
+them), no proxy for ``localhost``, loopback addresses and what ``NO_PROXY``
+names (bypasses_proxy).
 
 Tokens travel in request bodies and headers only, never in a URL, and the
 client never puts one into an error message. Redirects are not followed, so
@@ -41,6 +45,11 @@ import time
 import urllib.parse
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _http
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._http import (
+    DEFAULT_PORTS,
+    idna_ascii,
+    parse_url,
+)
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._masking import mask_url_userinfo
 
 API_PREFIX = '/api/v4/'
@@ -183,84 +192,141 @@ def _environment_value(environ, *names):
 
 def _normal_proxy(proxy):
     """A proxy setting as Go reads it: without a scheme it is an http:// proxy."""
-    parts = urllib.parse.urlsplit(proxy)
+    try:
+        parts = urllib.parse.urlsplit(proxy)
+    except ValueError:
+        # Not a URL with or without a scheme: left as it is for the error that names it.
+        return proxy
     if not parts.scheme or not parts.netloc:
         return 'http://' + proxy
     return proxy
 
 
-def _host_and_port(url):
-    parts = urllib.parse.urlsplit(url)
-    host = (parts.hostname or '').lower()
-    port = parts.port or {'http': 80, 'https': 443}.get(parts.scheme)
-    return host, str(port) if port else ''
+def _go_address(text, zone_allowed=False):
+    """The IP address Go's netip.ParseAddr reads in ``text``, or None.
 
-
-def _split_no_proxy_entry(entry):
-    """(host, port) of one NO_PROXY entry; port '' when none is given."""
-    if entry.startswith('['):
-        host, dummy, rest = entry[1:].partition(']')
-        return host, rest[1:] if rest.startswith(':') else ''
-    if entry.count(':') == 1:
-        host, dummy, port = entry.partition(':')
-        return host, port
-    return entry, ''
-
-
-def bypasses_proxy(url, no_proxy):
-    """Whether Go's rules send a request for ``url`` directly rather than through the proxy.
-
-    ``localhost`` and loopback addresses always go direct. ``NO_PROXY``
-    entries: ``*`` (everything), an IP address or CIDR block, a domain that
-    also covers its subdomains (``example.com``), a leading ``.`` or ``*.``
-    for the subdomains alone, each with an optional ``:port``.
+    The zone (``fe80::1%eth0``), where allowed, is dropped: Go compares the
+    address alone. An IPv4-mapped IPv6 address (``::ffff:127.0.0.1``) is
+    the IPv4 address, as Go's net.IP compares, masks and tests it.
     """
-    host, port = _host_and_port(url)
-    if not host:
-        return False
-    if host == 'localhost':
-        return True
     try:
-        address = ipaddress.ip_address(host)
+        address = ipaddress.ip_address(text)
     except ValueError:
-        address = None
-    if address is not None and address.is_loopback:
-        return True
+        return None
+    if address.version == 6:
+        if address.scope_id is not None:
+            if not zone_allowed:
+                return None
+            address = ipaddress.IPv6Address(text.partition('%')[0])
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+    return address
+
+
+def _go_network(entry):
+    """The network of a CIDR entry as Go's net.ParseCIDR and IPNet read it, or None when it is not one."""
+    text, slash, bits = entry.partition('/')
+    if not slash or not (bits.isdigit() and bits.isascii()) or '%' in text:
+        return None
+    try:
+        network = ipaddress.ip_network((ipaddress.ip_address(text), int(bits)), strict=False)
+    except ValueError:
+        return None
+    # Go tests an address against a block whose network number is
+    # IPv4-mapped (::ffff:10.0.0.0/104) as against the IPv4 block.
+    mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+    if mapped is not None:
+        return ipaddress.ip_network((mapped, network.prefixlen - 96))
+    return network
+
+
+def _go_split_host_port(text):
+    """(host, port) as Go's net.SplitHostPort splits ``text``, or None where it gives an error."""
+    colon = text.rfind(':')
+    if colon < 0:
+        return None
+    if text.startswith('['):
+        end = text.find(']')
+        if end < 0 or end + 1 != colon:
+            return None
+        host, after_open, after_close = text[1:end], 1, end + 1
+    else:
+        host, after_open, after_close = text[:colon], 0, 0
+        if ':' in host:
+            return None
+    if '[' in text[after_open:] or ']' in text[after_close:]:
+        return None
+    return host, text[colon + 1:]
+
+
+def _no_proxy_rules(no_proxy):
+    """The rules of a NO_PROXY value, read entry by entry as Go's httpproxy reads them, or None for ``*``.
+
+    (networks, [(address, port)], [(domain suffix, port, whether the domain itself matches)]);
+    a port '' matches every port.
+    """
+    networks, addresses, domains = [], [], []
     for entry in (no_proxy or '').split(','):
         entry = entry.strip().lower()
         if not entry:
             continue
         if entry == '*':
-            return True
-        if '/' in entry:
-            try:
-                network = ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                network = None
-            if network is not None:
-                if address is not None and address in network:
-                    return True
+            return None
+        network = _go_network(entry)
+        if network is not None:
+            networks.append(network)
+            continue
+        split = _go_split_host_port(entry)
+        if split is not None:
+            host, port = split
+            if not host:
                 continue
-        entry_host, entry_port = _split_no_proxy_entry(entry)
-        if not entry_host:
-            continue
-        try:
-            entry_address = ipaddress.ip_address(entry_host)
-        except ValueError:
-            entry_address = None
-        if entry_address is not None:
-            if address == entry_address and entry_port in ('', port):
-                return True
-            continue
+            if host.startswith('[') and host.endswith(']'):
+                host = host[1:-1]
+        else:
+            host, port = entry, ''
+        address = _go_address(host)
         if address is not None:
+            addresses.append((address, port))
             continue
-        if entry_host.startswith('*.'):
-            entry_host = entry_host[1:]
-        whole_domain = not entry_host.startswith('.')
-        suffix = entry_host if not whole_domain else '.' + entry_host
-        if (host.endswith(suffix) or (whole_domain and host == entry_host)) and entry_port in ('', port):
-            return True
-    return False
+        if host.startswith('*.'):
+            host = host[1:]
+        whole_domain = not host.startswith('.')
+        domains.append((idna_ascii(host if not whole_domain else '.' + host), port, whole_domain))
+    return networks, addresses, domains
+
+
+def bypasses_proxy(url, no_proxy):
+    """Whether the runner (Go's golang.org/x/net/http/httpproxy) connects to ``url`` directly.
+
+    ``localhost`` as written and loopback addresses (``::ffff:127.0.0.1``
+    included) always go direct. ``NO_PROXY`` entries, each with an optional
+    ``:port`` that must then equal the URL's: ``*`` (everything), an IP
+    address or CIDR block (IPv6 with a port as ``[2001:db8::10]:443``; in
+    brackets without a port it matches nothing), a domain that also covers
+    its subdomains (``example.com``), a leading ``.`` or ``*.`` for the
+    subdomains alone. Names are compared in IDNA form, so ``bücher.example``
+    and ``xn--bcher-kva.example`` are one. Raises UrlError for a URL that
+    cannot be requested.
+    """
+    target = parse_url(url)
+    host = idna_ascii(target.host)
+    port = target.port_text or str(DEFAULT_PORTS[target.scheme])
+    if host == 'localhost':
+        return True
+    address = _go_address(host, zone_allowed=True)
+    if address is not None and address.is_loopback:
+        return True
+    rules = _no_proxy_rules(no_proxy)
+    if rules is None:
+        return True
+    networks, addresses, domains = rules
+    if address is not None:
+        return (any(address in network for network in networks)
+                or any(address == entry and entry_port in ('', port) for entry, entry_port in addresses))
+    host = host.strip().lower()
+    return any((host.endswith(suffix) or (whole_domain and host == suffix[1:])) and entry_port in ('', port)
+               for suffix, entry_port, whole_domain in domains)
 
 
 def proxy_from_environment(url, environ=None):
@@ -298,7 +364,11 @@ def _tls_context(ca_file, validate_certs):
     start.
     """
     from ansible.module_utils.urls import make_context
-    return make_context(cafile=ca_file, validate_certs=validate_certs)
+    try:
+        return make_context(cafile=ca_file, validate_certs=validate_certs)
+    except (OSError, ValueError) as error:
+        raise GitLabApiError('ca_file %r cannot be used (%s): expected a readable file of PEM CA certificates'
+                             % (ca_file, error)) from None
 
 
 # --------------------------------------------------------------- client
@@ -318,8 +388,7 @@ class GitLabClient:
 
     def __init__(self, url, timeout=DEFAULT_TIMEOUT, ca_file=None, validate_certs=True, proxy=None,
                  max_wait=DEFAULT_MAX_WAIT, sleep=None, clock=None, random_fraction=None, environ=None):
-        parts = urllib.parse.urlsplit(url or '')
-        if parts.scheme not in ('http', 'https') or not parts.hostname:
+        if not isinstance(url, str) or not url.lower().startswith(('http://', 'https://')):
             raise GitLabApiError('url must be an http:// or https:// URL of the GitLab instance, got %r' % (url,))
         self.base_url = url.rstrip('/')
         self.timeout = timeout
@@ -327,10 +396,17 @@ class GitLabClient:
         self.sleep = sleep or self.default_sleep
         self.clock = clock or self.default_clock
         self.random_fraction = random_fraction or self.default_random_fraction
-        self.proxy = choose_proxy(self.base_url + '/', proxy, environ)
+        try:
+            address = parse_url(url)
+            self.proxy = choose_proxy(self.base_url + '/', proxy, environ)
+            if self.proxy:
+                parse_url(self.proxy, 'proxy' if proxy else 'the proxy from the environment', ('http',))
+        except _http.UrlError as error:
+            raise GitLabApiError(str(error)) from None
+        # Seconds spent on rate limits and retries: the waits and the requests answered with a status to retry.
         self.waited = 0.0
         self._waiting = threading.Lock()
-        self._ssl_context = _tls_context(ca_file, validate_certs) if parts.scheme == 'https' else None
+        self._ssl_context = _tls_context(ca_file, validate_certs) if address.scheme == 'https' else None
 
     def describe_route(self):
         """How requests travel, for messages: direct or through the proxy (its password masked)."""
@@ -362,9 +438,14 @@ class GitLabClient:
         backoff = Backoff(self.random_fraction)
         attempt = 0
         while True:
+            started = time.monotonic()
             response = self._open(method, endpoint, body, headers)
+            spent = time.monotonic() - started
             attempt += 1
             if not is_retried(response.status):
+                if attempt > 1:
+                    with self._waiting:
+                        self.waited += spent
                 return response
             what = '%s %s%s answered %d %s' % (method, API_PREFIX, endpoint, response.status, response.reason)
             if response.message:
@@ -376,11 +457,12 @@ class GitLabClient:
             wait, reason = retry_wait(response, now, backoff)
             # Calls may run in several threads (runner_register's verifications): they share the budget.
             with self._waiting:
+                self.waited += spent
                 if self.waited + wait > self.max_wait:
                     raise RateLimitError(
-                        '%s; GitLab asks to wait %.1f s (%s), which would make %.1f s of waiting in all, more than '
-                        'max_wait (%s s): retry after %s' % (what, wait, reason, self.waited + wait, self.max_wait,
-                                                             format_utc(now + wait)),
+                        '%s; GitLab asks to wait %.1f s (%s), which would make %.1f s spent on rate limits in all '
+                        '(waits and the requests answered so), more than max_wait (%s s): retry after %s'
+                        % (what, wait, reason, self.waited + wait, self.max_wait, format_utc(now + wait)),
                         response.status, response.message)
                 self.waited += wait
             self.sleep(wait)

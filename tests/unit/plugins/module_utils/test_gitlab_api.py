@@ -2,12 +2,15 @@
 # Copyright: (c) 2026, behindproxy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The GitLab client's waiting rules against a scripted HTTP server, on a fake clock (nothing sleeps)."""
+"""The GitLab client's waiting rules against a scripted HTTP server, on a fake clock (nothing sleeps);
+its choice of proxy against a table made with Go's httpproxy; bad URLs."""
 
 from __future__ import annotations
 
 import email.utils
 import json
+import pathlib
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -212,7 +215,7 @@ def test_max_wait_counts_every_wait_of_the_client(server, clock):
     with pytest.raises(RateLimitError) as raised:
         client.call('GET', 'runners/1')
     assert clock.sleeps == [120.0, 120.0]
-    assert '360.0 s of waiting in all' in str(raised.value)
+    assert '360.0 s spent on rate limits in all' in str(raised.value)
 
 
 def test_no_answer_names_the_endpoint_and_the_route(clock):
@@ -300,3 +303,117 @@ def test_messages_mask_the_proxy_password(clock):
         client.call('GET', 'runners/1')
     assert 'S3cret-pass' not in str(raised.value)
     assert 'through proxy http://svc:********@127.0.0.1:9' in str(raised.value)
+
+
+GO_TABLE = json.loads((pathlib.Path(__file__).parents[2] / 'data' / 'go_httpproxy_no_proxy.json')
+                      .read_text(encoding='utf-8'))
+
+
+def go_way(no_proxy, url):
+    """'direct' or 'proxy': what Go's httpproxy chose for this pair when the table was made."""
+    ways = GO_TABLE['ways'][GO_TABLE['no_proxy'].index(no_proxy)]
+    return {'d': 'direct', 'p': 'proxy'}[ways[GO_TABLE['urls'].index(url)]]
+
+
+def test_no_proxy_decides_as_gos_httpproxy_for_every_pair_of_the_table():
+    differences = []
+    for no_proxy, ways in zip(GO_TABLE['no_proxy'], GO_TABLE['ways']):
+        for url, way in zip(GO_TABLE['urls'], ways):
+            if bypasses_proxy(url, no_proxy) != (way == 'd'):
+                differences.append((no_proxy, url, 'Go: %s' % go_way(no_proxy, url)))
+    assert len(GO_TABLE['no_proxy']) * len(GO_TABLE['urls']) > 5000
+    assert differences == []
+
+
+@pytest.mark.parametrize('no_proxy, url, way', [
+    # An IPv6 entry in brackets without a port is read as a domain: it matches nothing.
+    ('[2001:db8::10]', 'https://[2001:db8::10]/api/v4/', 'proxy'),
+    ('[2001:db8::10]:443', 'https://[2001:db8::10]/api/v4/', 'direct'),
+    ('2001:db8::10', 'https://[2001:db8::10]/api/v4/', 'direct'),
+    # IPv4-mapped loopback is loopback.
+    ('', 'https://[::ffff:127.0.0.1]/api/v4/', 'direct'),
+    ('10.0.0.0/8', 'https://[::ffff:10.1.2.3]/api/v4/', 'direct'),
+    # Names compare in IDNA form.
+    ('bücher.example', 'https://xn--bcher-kva.example/api/v4/', 'direct'),
+    ('xn--bcher-kva.example', 'https://www.bücher.example/api/v4/', 'direct'),
+    ('straße.example', 'https://xn--strae-oqa.example/api/v4/', 'direct'),
+])
+def test_the_cases_the_module_decided_otherwise_than_the_runner(no_proxy, url, way):
+    assert go_way(no_proxy, url) == way
+    environ = dict(ENVIRONMENT, NO_PROXY=no_proxy)
+    assert proxy_from_environment(url, environ) == (None if way == 'direct' else 'http://proxy.corp:3128')
+
+
+class SlowRateLimitedServer:
+    """Answers every request 429 with Retry-After: 1, its body trickling in over about 0.6 s."""
+
+    def __init__(self):
+        self.listener = socket.create_server(('127.0.0.1', 0))
+        self.url = 'http://127.0.0.1:%d/' % self.listener.getsockname()[1]
+        self.requests = 0
+        self.closing = threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while not self.closing.is_set():
+            try:
+                connection, dummy = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                data = b''
+                while b'\r\n\r\n' not in data:
+                    data += connection.recv(4096) or b'\r\n\r\n'
+                self.requests += 1
+                connection.sendall(b'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 6\r\n\r\n')
+                for byte in b'{"a":}':
+                    if self.closing.wait(0.1):
+                        return
+                    connection.sendall(bytes((byte,)))
+
+    def close(self):
+        self.closing.set()
+        self.listener.close()
+
+
+def test_max_wait_counts_the_time_of_requests_answered_with_a_status_to_retry(clock):
+    slow = SlowRateLimitedServer()
+    try:
+        client = GitLabClient(slow.url, sleep=clock.sleep, clock=clock.time, environ={}, max_wait=2.5, timeout=5)
+        with pytest.raises(RateLimitError) as raised:
+            client.call('GET', 'runners/1')
+    finally:
+        slow.close()
+    # 0.6 s answering, 1 s waiting, 0.6 s answering: one more wait would pass 2.5 s. Counting the waits
+    # alone, two waits (1 + 2 s) fit and a third request is made.
+    assert clock.sleeps == [1.0]
+    assert slow.requests == 2
+    assert 'spent on rate limits in all (waits and the requests answered so), more than max_wait (2.5 s)' \
+        in str(raised.value)
+
+
+LONG_LABEL = 'a' * 64
+
+
+@pytest.mark.parametrize('arguments, words', [
+    (dict(url='https://gitlab.lab.test:70000/'), "url 'https://gitlab.lab.test:70000/' has the port '70000': "
+     "expected a port from 1 to 65535"),
+    (dict(url='https://%s.lab.test/' % LONG_LABEL), "url 'https://%s.lab.test/' has a label of 64 characters"
+     % LONG_LABEL),
+    (dict(url='https://git lab.lab.test/'), "url 'https://git lab.lab.test/' contains ' '"),
+    (dict(url='https://gitlab.lab.test/', proxy='http://svc:S3cret-pass@proxy.lab.test:99999'),
+     "proxy 'http://svc:********@proxy.lab.test:99999' has the port '99999'"),
+    (dict(url='https://gitlab.lab.test/', environ={'HTTPS_PROXY': 'proxy.lab.test:3128 '}),
+     "the proxy from the environment 'http://proxy.lab.test:3128 ' contains ' '"),
+    (dict(url='https://gitlab.lab.test/', environ={'HTTPS_PROXY': 'http://[2001:db8::10'}),
+     "the proxy from the environment 'http://[2001:db8::10' cannot be read as a URL"),
+    (dict(url='https://gitlab.lab.test/', ca_file='/nonexistent/corp-root.pem'),
+     "ca_file '/nonexistent/corp-root.pem' cannot be used ([Errno 2] No such file or directory): expected a "
+     "readable file of PEM CA certificates"),
+])
+def test_bad_urls_and_ca_files_fail_naming_the_value_and_what_is_expected(arguments, words):
+    arguments.setdefault('environ', {})
+    with pytest.raises(GitLabApiError) as raised:
+        GitLabClient(**arguments)
+    assert words in str(raised.value)
+    assert 'S3cret-pass' not in str(raised.value)
