@@ -36,10 +36,13 @@ is caught only if it does so before the module's read-back.
 Modes: an existing file keeps its mode unless the task asks for one (the
 common ``mode`` argument); a new file gets the module's default mode, without
 any permission for group and others when it holds a secret. A file that
-holds a secret is never left readable by other users: a ``mode`` that would
-allow it is refused (FileModeError), and an existing file that allows it
-loses the permissions of others, with a warning. A backup is never looser
-than the file it was made from is left.
+holds a secret is never left with any permission for other users, nor
+writable by its group (anyone who may write config.toml can point a runner
+at another URL and collect its token): a ``mode`` that would allow it is
+refused (FileModeError), and an existing file that allows it is tightened to
+its owner's permissions alone (0644 and 0662 become 0600, the mode the
+runner gives config.toml and the Docker CLI config.json), with a warning. A
+backup is never looser than the file it was made from is left.
 """
 
 from __future__ import annotations
@@ -75,7 +78,13 @@ class FileLockError(OSError):
 
 
 class FileModeError(ValueError):
-    """The mode asked for would let other users read a secret."""
+    """The mode asked for would let other users read or change a file that holds a secret."""
+
+
+# What a file that holds a secret may not allow: anything to other users, writing to its group.
+UNSAFE_FOR_SECRETS = stat.S_IRWXO | stat.S_IWGRP
+# What such a file keeps when it is tightened: its owner's permissions (and the special bits).
+OWNER_ONLY = stat.S_IRWXU | 0o7000
 
 
 class EditResult:
@@ -293,12 +302,26 @@ def _requested_mode(module, current_stat, base_mode):
     return module._symbolic_mode_to_octal(current_stat or _StatLike(base_mode), requested)
 
 
+def _what_others_may(mode):
+    """Who may do what to a file of ``mode`` that only its owner should: 'every user read and change it'."""
+    what = []
+    if mode & stat.S_IROTH:
+        what.append('every user read it')
+    if mode & stat.S_IWOTH:
+        what.append('every user change it')
+    if mode & stat.S_IWGRP and not mode & stat.S_IWOTH:
+        what.append('its group change it')
+    if not what:
+        what.append('every user execute it')
+    return ' and '.join(what)
+
+
 def _file_attributes(module, path, current_stat, content, default_mode, holds_secret):
     """The common file arguments with the file's final mode, and the warning that goes with it.
 
     ``current_stat``: the file's stat (None: a new file); ``content``: what it
-    will hold. Raises FileModeError rather than make a secret readable by
-    other users.
+    will hold. Raises FileModeError rather than let other users read or
+    change a file that holds a secret.
     """
     file_args = module.load_file_common_arguments(module.params, path=path)
     if current_stat is None:
@@ -308,21 +331,24 @@ def _file_attributes(module, path, current_stat, content, default_mode, holds_se
     mode = _requested_mode(module, current_stat, base_mode)
     warning = None
     if mode is not None:
-        if mode & stat.S_IROTH and holds_secret(content):
+        if mode & UNSAFE_FOR_SECRETS and holds_secret(content):
             raise FileModeError(
-                'refusing mode %04o: the file holds a secret (a credential or a URL with a password) that it would '
-                'let every user read; use a mode without read permission for others, such as 0600 or 0640' % mode)
+                'refusing mode %04o: the file holds a secret (a credential or a URL with a password), and this mode '
+                'would let %s; use a mode without any permission for others and without write permission for the '
+                'group, such as 0600 or 0640' % (mode, _what_others_may(mode)))
     elif current_stat is None:
         mode = base_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO) and holds_secret(content):
-            mode &= stat.S_IRWXU | 0o7000
+            mode &= OWNER_ONLY
     else:
         mode = base_mode
-        if mode & stat.S_IROTH and holds_secret(content):
-            mode &= ~stat.S_IRWXO
-            warning = ('%s holds a secret (a credential or a URL with a password) and mode %04o lets every user read '
-                       'it: %s mode %04o; set mode (without read permission for others) to choose another'
-                       % (path, base_mode, 'it would get' if module.check_mode else 'it now has', mode))
+        if mode & UNSAFE_FOR_SECRETS and holds_secret(content):
+            mode &= OWNER_ONLY
+            warning = ('%s holds a secret (a credential or a URL with a password) and mode %04o lets %s: %s mode '
+                       '%04o; set mode (without any permission for others and without write permission for the '
+                       'group, such as 0640) to choose another'
+                       % (path, base_mode, _what_others_may(base_mode),
+                          'it would get' if module.check_mode else 'it now has', mode))
     file_args['mode'] = mode
     return file_args, warning
 

@@ -85,10 +85,12 @@ options:
       - A new file gets V('0600') for O(kind=client), whose C(auths) hold registry credentials, and
         V('0644') for O(kind=daemon) - V('0600') when it holds a secret (a credential or a URL with a
         password, such as a proxy URL with its password in C(proxies)).
-      - A file that holds a secret is never left readable by other users. A O(mode) that would make it
-        so fails the task, naming the file and the mode, before anything is written. An existing file
-        that other users can read is tightened instead - the permissions of others are removed, so
-        V('0644') becomes V('0640') - with a warning.
+      - A file that holds a secret is never left with any permission for other users, nor writable by its
+        group. A O(mode) that would allow either (V('0644'), V('0622'), V('0660'), ...) fails the task, naming
+        the file, the mode and who could read or change it, before anything is written; V('0600') and
+        V('0640') are accepted. An existing file with such a mode is tightened instead to its owner's
+        permissions alone, so V('0644') and V('0662') become V('0600') (the mode the Docker CLI gives
+        config.json), with a warning.
       - A O(backup) is never looser than the file it was made from is left.
     type: raw
   backup:

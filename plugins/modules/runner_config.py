@@ -151,10 +151,13 @@ options:
     description:
       - Permissions of the file. As the runner does, a new file is created V('0600') and an existing file
         keeps its mode when O(mode) is not given.
-      - A file that holds a secret (a runner token, a cache key, a URL with a password) is never left
-        readable by other users. A O(mode) that would make it so fails the task, naming the file and the
-        mode, before anything is written. An existing file that other users can read is tightened
-        instead - the permissions of others are removed, so V('0644') becomes V('0640') - with a warning.
+      - A file that holds a secret (a runner token, a cache key, a URL with a password) is never left with
+        any permission for other users, nor writable by its group (whoever may write config.toml can point a
+        runner's C(url) elsewhere and collect its token). A O(mode) that would allow either (V('0644'),
+        V('0622'), V('0602'), V('0660'), ...) fails the task, naming the file, the mode and who could read or
+        change it, before anything is written; V('0600') and V('0640') are accepted. An existing file with
+        such a mode is tightened instead to its owner's permissions alone, so V('0644') and V('0662') become
+        V('0600') (the runner's own mode for config.toml), with a warning.
       - A O(backup) is never looser than the file it was made from is left.
     type: raw
   backup:

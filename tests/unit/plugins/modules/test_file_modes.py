@@ -6,7 +6,8 @@
 
 An existing file keeps its mode unless the task asks for another; a new file
 gets the module's default, 0600 when it holds a secret; a file that holds a
-secret is never left readable by other users, and its backup is never looser
+secret is never left with any permission for other users nor writable by its
+group (an existing one is tightened to 0600), and its backup is never looser
 than the file.
 """
 
@@ -109,17 +110,18 @@ def test_a_world_readable_file_with_a_secret_is_tightened_with_a_warning(run_mod
     result, failed, warnings = run_module(main, dict(args, path=str(path)), check_mode=True)
     assert not failed and result['changed'] and mode_of(path) == 0o644
     result, failed, warnings = run_module(main, dict(args, path=str(path)))
-    assert not failed and result['changed'] and mode_of(path) == 0o640
-    assert [warning for warning in warnings if str(path) in warning and '0640' in warning]
+    assert not failed and result['changed'] and mode_of(path) == 0o600
+    assert [warning for warning in warnings if str(path) in warning and '0644' in warning and '0600' in warning]
     result, failed, warnings = run_module(main, dict(args, path=str(path)))
-    assert not failed and not result['changed'] and mode_of(path) == 0o640
+    assert not failed and not result['changed'] and mode_of(path) == 0o600
 
 
 @pytest.mark.parametrize('main, name, text, args', [
     (docker_json_config.main, 'daemon.json', DAEMON_WITH_PASSWORD, {'settings': {'debug': True}}),
     (runner_config.main, 'config.toml', CONFIG, {'global': {'concurrent': 5}}),
 ], ids=['daemon.json', 'config.toml'])
-@pytest.mark.parametrize('mode, expected', [(None, 0o640), ('0600', 0o600)], ids=['tightened', 'asked'])
+@pytest.mark.parametrize('mode, expected', [(None, 0o600), ('0600', 0o600), ('0640', 0o640)],
+                         ids=['tightened', 'asked', 'asked-group-read'])
 def test_a_backup_is_never_looser_than_the_file(run_module, tmp_path, main, name, text, args, mode, expected):
     path = write(tmp_path / name, text, 0o644)
     result, failed, dummy = run_module(main, dict(args, path=str(path), backup=True, mode=mode))
@@ -128,3 +130,53 @@ def test_a_backup_is_never_looser_than_the_file(run_module, tmp_path, main, name
     with open(result['backup_file']) as handle:
         assert handle.read() == text
     assert stat.S_IMODE(os.stat(result['backup_file']).st_mode) == expected
+
+
+SECRET_FILES = [
+    (docker_json_config.main, 'daemon.json', DAEMON_WITH_PASSWORD, {'settings': {'debug': True}}),
+    (docker_json_config.main, 'daemon.json', DAEMON, {'settings': {'proxies': {'http-proxy': PROXY}}}),
+    (runner_config.main, 'config.toml', CONFIG, {'global': {'concurrent': 5}}),
+    (runner_config.main, 'config.toml', CONFIG, {'global': {'concurrent': 1}}),
+]
+SECRET_FILE_IDS = ['daemon-edit', 'daemon-secret-added', 'config-edit', 'config-unchanged']
+
+
+@pytest.mark.parametrize('main, name, text, args', SECRET_FILES, ids=SECRET_FILE_IDS)
+@pytest.mark.parametrize('mode, who', [('0622', 'every user change it'), ('0602', 'every user change it'),
+                                       ('0660', 'its group change it'), ('0620', 'its group change it'),
+                                       ('0604', 'every user read it'), ('u=rw,o=w', 'every user change it')])
+def test_a_mode_that_lets_others_or_the_group_write_a_secret_is_refused(run_module, tmp_path, main, name, text, args,
+                                                                        mode, who):
+    path = write(tmp_path / name, text, 0o600)
+    result, failed, dummy = run_module(main, dict(args, path=str(path), mode=mode))
+    assert failed
+    assert str(path) in result['msg'] and 'secret' in result['msg'] and who in result['msg']
+    assert path.read_text() == text and mode_of(path) == 0o600
+    assert os.listdir(tmp_path) == [name]
+
+
+@pytest.mark.parametrize('main, name, text, args', SECRET_FILES, ids=SECRET_FILE_IDS)
+@pytest.mark.parametrize('before', [0o662, 0o622, 0o602, 0o660, 0o620, 0o606])
+def test_an_existing_secret_file_others_or_the_group_may_write_is_tightened_to_0600(run_module, tmp_path, main, name,
+                                                                                   text, args, before):
+    path = write(tmp_path / name, text, before)
+    result, failed, warnings = run_module(main, dict(args, path=str(path)), check_mode=True)
+    assert not failed and result['changed'] and mode_of(path) == before
+    assert [warning for warning in warnings if 'would get mode 0600' in warning]
+    result, failed, warnings = run_module(main, dict(args, path=str(path), backup=True))
+    assert not failed and result['changed'] and mode_of(path) == 0o600
+    assert [warning for warning in warnings
+            if str(path) in warning and '%04o' % before in warning and 'now has mode 0600' in warning]
+    if 'backup_file' in result:
+        assert stat.S_IMODE(os.stat(result['backup_file']).st_mode) == 0o600
+    result, failed, warnings = run_module(main, dict(args, path=str(path)))
+    assert not failed and not result['changed'] and not warnings and mode_of(path) == 0o600
+
+
+def test_group_read_stays_allowed_when_asked_or_already_there(run_module, tmp_path):
+    path = write(tmp_path / 'config.toml', CONFIG, 0o600)
+    result, failed, dummy = run_module(runner_config.main, dict(path=str(path), mode='0640',
+                                                                **{'global': {'concurrent': 2}}))
+    assert not failed and result['changed'] and mode_of(path) == 0o640
+    result, failed, warnings = run_module(runner_config.main, dict(path=str(path), **{'global': {'concurrent': 3}}))
+    assert not failed and result['changed'] and not warnings and mode_of(path) == 0o640

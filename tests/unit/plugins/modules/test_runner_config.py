@@ -109,12 +109,12 @@ def test_create_false_refuses_a_missing_file(run_module, tmp_path):
 def test_mode_is_tightened_by_default_and_settable(run_module, config):
     config.chmod(0o644)
     result, dummy, warnings = run_module(main, dict(path=str(config), **{'global': {'concurrent': 1}}))
-    # The file holds a token: other users lose their access to it.
-    assert result['changed'] and mode_of(config) == 0o640 and warnings
+    # The file holds a token: only its owner keeps access to it, as the runner's own config.toml.
+    assert result['changed'] and mode_of(config) == 0o600 and warnings
     assert config.read_text() == CONFIG
-    result, dummy, dummy = run_module(main, dict(path=str(config), mode='0600', **{'global': {'concurrent': 1}}))
-    assert result['changed'] and mode_of(config) == 0o600
-    result, dummy, dummy = run_module(main, dict(path=str(config), mode='0600', **{'global': {'concurrent': 1}}))
+    result, dummy, dummy = run_module(main, dict(path=str(config), mode='0640', **{'global': {'concurrent': 1}}))
+    assert result['changed'] and mode_of(config) == 0o640
+    result, dummy, dummy = run_module(main, dict(path=str(config), mode='0640', **{'global': {'concurrent': 1}}))
     assert not result['changed']
 
 
