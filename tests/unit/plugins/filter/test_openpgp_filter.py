@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from ansible.errors import AnsibleFilterError
@@ -15,33 +13,16 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.behindproxy.gitlab_runner.plugins.filter.openpgp import openpgp_fingerprints
 
 
-def gpg(home, *arguments, stdin=None):
-    return subprocess.run(['gpg', '--homedir', str(home), '--batch', '--quiet', *arguments],
-                          input=stdin, capture_output=True, check=True).stdout
-
-
 @pytest.fixture(scope='module')
-def keys(tmp_path_factory):
-    """Two signing keys, one RSA and one ed25519 with an encryption subkey: armoured text, binary, fingerprints."""
-    home = tmp_path_factory.mktemp('gnupg')
-    home.chmod(0o700)
-    gpg(home, '--passphrase', '', '--quick-generate-key', 'rsa key <rsa@lab.test>', 'rsa2048', 'sign', '1d')
-    gpg(home, '--passphrase', '', '--quick-generate-key', 'ecc key <ecc@lab.test>', 'ed25519', 'sign', '1d')
-    listing = gpg(home, '--with-colons', '--list-keys').decode()
-    primary = []
-    for line, following in zip(listing.splitlines(), listing.splitlines()[1:]):
-        if line.startswith('pub:') and following.startswith('fpr:'):
-            primary.append(following.split(':')[9])
-    ecc = primary[1]
-    gpg(home, '--passphrase', '', '--quick-add-key', ecc, 'cv25519', 'encr', '1d')
-    listing = gpg(home, '--with-colons', '--list-keys', ecc).decode()
-    subkey = [line.split(':')[9] for line in listing.splitlines() if line.startswith('fpr:')][1]
+def keys(gnupg):
+    """conftest's RSA key and ed25519 key with a subkey: in one armoured block, one block each, binary, fingerprints."""
+    primary = [key.fingerprint for key in gnupg.keys[:2]]
     return {
-        'armored': gpg(home, '--armor', '--export').decode(),
-        'blocks': ''.join(gpg(home, '--armor', '--export', fingerprint).decode() for fingerprint in primary),
-        'binary': gpg(home, '--export'),
+        'armored': gnupg.run('--armor', '--export', *primary).decode(),
+        'blocks': ''.join(key.armored.decode() for key in gnupg.keys[:2]),
+        'binary': gnupg.run('--export', *primary),
         'primary': primary,
-        'subkey': subkey,
+        'subkey': gnupg.keys[1].subkey_fingerprints[0],
     }
 
 

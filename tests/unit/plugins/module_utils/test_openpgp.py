@@ -4,46 +4,25 @@
 
 """_openpgp reads key files as gpg does (every block, every packet header form) and writes only the keys it is given.
 
-gpg's own reading (``gpg --show-keys``) of the same bytes is the reference.
+gpg's own reading (``gpg --show-keys``) of the same bytes is the reference; the keys are conftest's.
 """
 
 from __future__ import annotations
-
-import subprocess
 
 import pytest
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _openpgp
 
 
-def gpg(home, *arguments, stdin=None):
-    return subprocess.run(['gpg', '--homedir', str(home), '--batch', '--quiet', *arguments],
-                          input=stdin, capture_output=True, check=True).stdout
-
-
-def gpg_fingerprints(home, data):
-    """The primary key fingerprints gpg reads in ``data``, without importing it."""
-    listing = gpg(home, '--with-colons', '--show-keys', stdin=data).decode().splitlines()
-    return [line.split(':')[9] for line, before in zip(listing[1:], listing) if before.startswith('pub:')]
+def gpg_fingerprints(gnupg, data):
+    """The primary key fingerprints gpg reads in ``data``."""
+    return [primary for primary, dummy in gnupg.fingerprints(data)]
 
 
 @pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    """A GnuPG home with an RSA key (packets over 191 bytes) and an ed25519 key with a subkey."""
-    path = tmp_path_factory.mktemp('gnupg')
-    path.chmod(0o700)
-    gpg(path, '--passphrase', '', '--quick-generate-key', 'rsa key <rsa@lab.test>', 'rsa2048', 'sign', '1d')
-    gpg(path, '--passphrase', '', '--quick-generate-key', 'ecc key <ecc@lab.test>', 'ed25519', 'sign', '1d')
-    return path
-
-
-@pytest.fixture(scope='module')
-def exported(home):
-    listing = gpg(home, '--with-colons', '--list-keys').decode().splitlines()
-    rsa, ecc = [line.split(':')[9] for line, before in zip(listing[1:], listing) if before.startswith('pub:')]
-    gpg(home, '--passphrase', '', '--quick-add-key', ecc, 'cv25519', 'encr', '1d')
-    return {fingerprint: (gpg(home, '--export', fingerprint), gpg(home, '--armor', '--export', fingerprint))
-            for fingerprint in (rsa, ecc)}
+def two_keys(gnupg):
+    """An RSA key (packets over 191 bytes) and an ed25519 key with a subkey."""
+    return gnupg.keys[:2]
 
 
 def new_header(tag, length, two_octets_when_possible):
@@ -71,45 +50,43 @@ def reencoded(binary, header):
 
 
 @pytest.mark.parametrize('encoding', sorted(ENCODINGS))
-def test_every_packet_header_form_reads_as_gpg_reads_it(home, exported, encoding):
-    data = b''.join(reencoded(binary, ENCODINGS[encoding]) for binary, dummy in exported.values())
-    assert data != b''.join(binary for binary, dummy in exported.values())
-    assert _openpgp.fingerprints(data) == gpg_fingerprints(home, data) == list(exported)
+def test_every_packet_header_form_reads_as_gpg_reads_it(gnupg, two_keys, encoding):
+    data = b''.join(reencoded(key.binary, ENCODINGS[encoding]) for key in two_keys)
+    assert data != b''.join(key.binary for key in two_keys)
+    assert _openpgp.fingerprints(data) == gpg_fingerprints(gnupg, data) == [key.fingerprint for key in two_keys]
 
 
-def test_every_armoured_block_is_read(home, exported):
+def test_every_armoured_block_is_read(gnupg, two_keys):
     # As two files appended one to the other, with text around them.
-    data = b'the vendor key\n' + b'\n'.join(armored for dummy, armored in exported.values()) + b'\nend\n'
-    assert _openpgp.fingerprints(data) == gpg_fingerprints(home, data) == list(exported)
+    data = b'the vendor key\n' + b'\n'.join(key.armored for key in two_keys) + b'\nend\n'
+    assert _openpgp.fingerprints(data) == gpg_fingerprints(gnupg, data) == [key.fingerprint for key in two_keys]
 
 
-def test_binary_files_appended_read_as_one(home, exported):
-    data = b''.join(binary for binary, dummy in exported.values())
-    assert _openpgp.fingerprints(data) == gpg_fingerprints(home, data) == list(exported)
+def test_binary_files_appended_read_as_one(gnupg, two_keys):
+    data = b''.join(key.binary for key in two_keys)
+    assert _openpgp.fingerprints(data) == gpg_fingerprints(gnupg, data) == [key.fingerprint for key in two_keys]
 
 
-def test_a_key_is_its_packets_up_to_the_next_key(exported):
-    rsa, ecc = exported
-    keys = _openpgp.read_keys(b''.join(binary for binary, dummy in exported.values()))
-    assert [b''.join(key.packets) for key in keys] == [exported[rsa][0], exported[ecc][0]]
-    assert len(keys[1].subkey_fingerprints) == 1 and keys[1].subkey_fingerprints[0] in _openpgp.fingerprints(
-        exported[ecc][0], subkeys=True)
+def test_a_key_is_its_packets_up_to_the_next_key(two_keys):
+    keys = _openpgp.read_keys(b''.join(key.binary for key in two_keys))
+    assert [b''.join(key.packets) for key in keys] == [key.binary for key in two_keys]
+    assert [key.subkey_fingerprints for key in keys] == [key.subkey_fingerprints for key in two_keys]
 
 
 @pytest.mark.parametrize('armoured', [False, True])
-def test_a_keyring_holds_the_keys_given_and_nothing_else(home, exported, armoured):
-    rsa, ecc = exported
-    keys = _openpgp.read_keys(b''.join(armored for dummy, armored in exported.values()))
-    written = _openpgp.keyring([key for key in keys if key.fingerprint == ecc], armoured=armoured)
-    assert gpg_fingerprints(home, written) == [ecc]
-    assert written == (exported[ecc][1] if armoured else exported[ecc][0])
+def test_a_keyring_holds_the_keys_given_and_nothing_else(gnupg, two_keys, armoured):
+    rsa, ecc = two_keys
+    keys = _openpgp.read_keys(b''.join(key.armored for key in two_keys))
+    written = _openpgp.keyring([key for key in keys if key.fingerprint == ecc.fingerprint], armoured=armoured)
+    assert gpg_fingerprints(gnupg, written) == [ecc.fingerprint]
+    assert written == (ecc.armored if armoured else ecc.binary)
 
 
-def test_a_marker_packet_is_skipped_as_gpg_skips_it(home, exported):
-    rsa = next(iter(exported))
-    data = old_header(10, 3, 1) + b'PGP' + exported[rsa][0]
-    assert _openpgp.fingerprints(data) == gpg_fingerprints(home, data) == [rsa]
-    assert _openpgp.keyring(_openpgp.read_keys(data), armoured=False) == exported[rsa][0]
+def test_a_marker_packet_is_skipped_as_gpg_skips_it(gnupg, two_keys):
+    rsa = two_keys[0]
+    data = old_header(10, 3, 1) + b'PGP' + rsa.binary
+    assert _openpgp.fingerprints(data) == gpg_fingerprints(gnupg, data) == [rsa.fingerprint]
+    assert _openpgp.keyring(_openpgp.read_keys(data), armoured=False) == rsa.binary
 
 
 def test_partial_lengths_frame_a_data_packet():
@@ -143,15 +120,13 @@ def test_what_a_key_file_cannot_hold_is_refused(prefix, message):
         _openpgp.read_keys(prefix)
 
 
-def test_a_secret_key_is_refused(home, exported):
-    rsa = next(iter(exported))
-    secret = gpg(home, '--pinentry-mode', 'loopback', '--passphrase', '', '--export-secret-keys', rsa)
+def test_a_secret_key_is_refused(gnupg, two_keys):
     with pytest.raises(ValueError, match='secret key'):
-        _openpgp.read_keys(secret)
+        _openpgp.read_keys(gnupg.run('--export-secret-keys', two_keys[0].fingerprint))
 
 
-def test_a_damaged_armoured_block_is_refused(exported):
-    armored = next(iter(exported.values()))[1].decode()
+def test_a_damaged_armoured_block_is_refused(two_keys):
+    armored = two_keys[0].armored.decode()
     lines = armored.splitlines()
     checksum = next(index for index, line in enumerate(lines) if line.startswith('='))
     lines[checksum] = '=AAAA' if lines[checksum] != '=AAAA' else '=BBBB'

@@ -12,7 +12,6 @@ import json
 import stat
 import subprocess
 import threading
-from collections import namedtuple
 
 import pytest
 
@@ -21,56 +20,34 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules.repository_key import main, split_credentials
 
 
-VendorKey = namedtuple('VendorKey', 'armored binary fingerprint')
-
 USER = 'runner-user'
 # A raw "@" in the password, as Go and curl accept it: the user info ends at the last "@".
 PASSWORD = 'P@ss-w0rd-7q'
 
 
-def gpg(home, *arguments):
-    return subprocess.run(['gpg', '--homedir', str(home), '--batch', '--quiet', *arguments],
-                          capture_output=True, check=True).stdout
+@pytest.fixture
+def keys(gnupg):
+    """conftest's keys: the vendor's old (RSA) and new (ed25519, with a subkey) keys and a stranger's."""
+    return gnupg.keys
 
 
-@pytest.fixture(scope='module')
-def gnupg_home(tmp_path_factory):
-    """A GnuPG home holding the secret keys of the vendor's old key, its new key and a stranger's key."""
-    home = tmp_path_factory.mktemp('gnupg')
-    home.chmod(0o700)
-    for name in ('old', 'new', 'stranger'):
-        gpg(home, '--passphrase', '', '--quick-generate-key', '%s key <%s@lab.test>' % (name, name), 'ed25519', 'sign',
-            '1d')
-    return home
-
-
-@pytest.fixture(scope='module')
-def keys(gnupg_home):
-    """The old, new and stranger's keys: armoured, binary, fingerprint."""
-    listing = gpg(gnupg_home, '--with-colons', '--list-keys').decode().splitlines()
-    fingerprints = [line.split(':')[9] for line, before in zip(listing[1:], listing) if before.startswith('pub:')]
-    return [VendorKey(gpg(gnupg_home, '--armor', '--export', fingerprint), gpg(gnupg_home, '--export', fingerprint),
-                      fingerprint) for fingerprint in fingerprints]
-
-
-def release_verifies(gnupg_home, signer, keyring, tmp_path):
+def release_verifies(gnupg, signer, keyring, tmp_path):
     """Whether gpgv, given ``keyring`` as apt gives it a signed-by file, accepts a Release file signed by ``signer``."""
     release = tmp_path / 'Release'
     release.write_text('Origin: lab\nSuite: stable\n')
     signature = tmp_path / 'Release.gpg'
     signature.unlink(missing_ok=True)
-    gpg(gnupg_home, '--local-user', signer, '--detach-sign', '--output', str(signature), str(release))
+    gnupg.run('--local-user', signer, '--detach-sign', '--output', str(signature), str(release))
     home = tmp_path / 'gpgv-home'
     home.mkdir(mode=0o700, exist_ok=True)
     return subprocess.run(['gpgv', '--homedir', str(home), '--keyring', str(keyring), str(signature), str(release)],
                           capture_output=True, check=False).returncode == 0
 
 
-def dearmored(path, tmp_path):
+def dearmored(gnupg, path, tmp_path):
     """A binary copy of an armoured keyring, as apt makes one for gpgv."""
     binary = tmp_path / (path.name + '.gpg')
-    binary.write_bytes(subprocess.run(['gpg', '--dearmor'], input=path.read_bytes(), capture_output=True,
-                                      check=True).stdout)
+    binary.write_bytes(gnupg.run('--dearmor', stdin=path.read_bytes()))
     return binary
 
 
@@ -109,7 +86,7 @@ def served():
 
 
 def test_an_accepted_key_is_installed_once(run_module, keys, served, tmp_path):
-    (old_key, dummy, old_fingerprint), dummy, dummy = keys
+    old_key, old_fingerprint = keys[0].armored, keys[0].fingerprint
     served['key'] = old_key
     dest = tmp_path / 'keyrings' / 'vendor.asc'
     dest.parent.mkdir()
@@ -123,7 +100,7 @@ def test_an_accepted_key_is_installed_once(run_module, keys, served, tmp_path):
 
 
 def test_a_replaced_key_is_installed_when_accepted_and_refused_otherwise(run_module, keys, served, tmp_path):
-    (old_key, dummy, old_fingerprint), (new_key, dummy, new_fingerprint), dummy = keys
+    (old_key, old_fingerprint), (new_key, new_fingerprint) = [(key.armored, key.fingerprint) for key in keys[:2]]
     dest = tmp_path / 'vendor.asc'
     dest.write_bytes(old_key)
     served['key'] = new_key
@@ -137,7 +114,7 @@ def test_a_replaced_key_is_installed_when_accepted_and_refused_otherwise(run_mod
 
 
 def test_check_mode_reports_without_writing(run_module, keys, served, tmp_path):
-    (old_key, dummy, old_fingerprint), dummy, dummy = keys
+    old_key, old_fingerprint = keys[0].armored, keys[0].fingerprint
     served['key'] = old_key
     dest = tmp_path / 'vendor.asc'
     result, failed, dummy = run_module(main, dict(url=served['url'], dest=str(dest), fingerprints=[old_fingerprint]),
@@ -167,7 +144,7 @@ def test_bad_fingerprints_are_refused_before_any_download(run_module, served, tm
 
 # ---------------------------------------------------------------- only accepted keys reach the keyring
 
-def test_a_key_added_to_the_vendors_file_is_not_installed(run_module, gnupg_home, keys, served, tmp_path):
+def test_a_key_added_to_the_vendors_file_is_not_installed(run_module, gnupg, keys, served, tmp_path):
     # One file, as a tampered mirror would serve it: the vendor's key and a stranger's, binary.
     vendor, dummy, stranger = keys
     served['key'] = vendor.binary + stranger.binary
@@ -175,14 +152,14 @@ def test_a_key_added_to_the_vendors_file_is_not_installed(run_module, gnupg_home
     result, failed, warnings = run_module(main, dict(url=served['url'], dest=str(dest),
                                                      fingerprints=[vendor.fingerprint]))
     assert not failed and result['changed'], result
-    assert release_verifies(gnupg_home, vendor.fingerprint, dest, tmp_path)
-    assert not release_verifies(gnupg_home, stranger.fingerprint, dest, tmp_path)
+    assert release_verifies(gnupg, vendor.fingerprint, dest, tmp_path)
+    assert not release_verifies(gnupg, stranger.fingerprint, dest, tmp_path)
     assert result['fingerprints'] == [vendor.fingerprint, stranger.fingerprint]
     assert result['installed_fingerprints'] == [vendor.fingerprint]
     assert any(stranger.fingerprint in warning and 'not accepted' in warning for warning in warnings), warnings
 
 
-def test_every_armoured_block_is_read_and_only_accepted_keys_are_installed(run_module, gnupg_home, keys, served,
+def test_every_armoured_block_is_read_and_only_accepted_keys_are_installed(run_module, gnupg, keys, served,
                                                                           tmp_path):
     # Two blocks one after the other: apt reads both; the stranger's comes first.
     vendor, dummy, stranger = keys
@@ -194,14 +171,14 @@ def test_every_armoured_block_is_read_and_only_accepted_keys_are_installed(run_m
     assert result['fingerprints'] == [stranger.fingerprint, vendor.fingerprint]
     assert result['installed_fingerprints'] == [vendor.fingerprint]
     assert dest.read_bytes() == vendor.armored
-    keyring = dearmored(dest, tmp_path)
-    assert release_verifies(gnupg_home, vendor.fingerprint, keyring, tmp_path)
-    assert not release_verifies(gnupg_home, stranger.fingerprint, keyring, tmp_path)
+    keyring = dearmored(gnupg, dest, tmp_path)
+    assert release_verifies(gnupg, vendor.fingerprint, keyring, tmp_path)
+    assert not release_verifies(gnupg, stranger.fingerprint, keyring, tmp_path)
     again, failed, dummy = run_module(main, dict(url=served['url'], dest=str(dest), fingerprints=[vendor.fingerprint]))
     assert not failed and not again['changed']
 
 
-def test_accepted_keys_from_several_blocks_are_all_installed(run_module, gnupg_home, keys, served, tmp_path):
+def test_accepted_keys_from_several_blocks_are_all_installed(run_module, gnupg, keys, served, tmp_path):
     # A vendor's rollover file: old and new key, each in its own block, with a stranger's in between.
     old, new, stranger = keys
     served['key'] = old.armored + stranger.armored + new.armored
@@ -209,16 +186,15 @@ def test_accepted_keys_from_several_blocks_are_all_installed(run_module, gnupg_h
     result, failed, dummy = run_module(main, dict(url=served['url'], dest=str(dest),
                                                   fingerprints=[new.fingerprint, old.fingerprint]))
     assert not failed, result
-    assert release_verifies(gnupg_home, new.fingerprint, dest, tmp_path)
-    assert not release_verifies(gnupg_home, stranger.fingerprint, dest, tmp_path)
+    assert release_verifies(gnupg, new.fingerprint, dest, tmp_path)
+    assert not release_verifies(gnupg, stranger.fingerprint, dest, tmp_path)
     assert result['installed_fingerprints'] == [old.fingerprint, new.fingerprint]
     assert dest.read_bytes() == old.binary + new.binary
 
 
-def test_a_secret_key_is_refused_and_nothing_is_written(run_module, gnupg_home, keys, served, tmp_path):
+def test_a_secret_key_is_refused_and_nothing_is_written(run_module, gnupg, keys, served, tmp_path):
     vendor = keys[0]
-    served['key'] = gpg(gnupg_home, '--pinentry-mode', 'loopback', '--passphrase', '', '--armor',
-                        '--export-secret-keys', vendor.fingerprint)
+    served['key'] = gnupg.run('--armor', '--export-secret-keys', vendor.fingerprint)
     dest = tmp_path / 'vendor.asc'
     result, failed, dummy = run_module(main, dict(url=served['url'], dest=str(dest), fingerprints=[vendor.fingerprint]))
     assert failed and 'secret key' in result['msg'] and not dest.exists(), result
@@ -264,6 +240,12 @@ def test_a_refused_password_is_named_nowhere(keys, served, tmp_path, capsys):
     assert 'http://%s:********@127.0.0.1:' % USER in result['msg']
     for form in credential_forms():
         assert form not in printed
+
+
+def test_a_url_that_does_not_parse_is_refused_without_showing_it(run_module, tmp_path):
+    result, failed, dummy = run_module(main, dict(url='http://%s:%s@[::1/gpgkey' % (USER, PASSWORD),
+                                                  dest=str(tmp_path / 'k.asc'), fingerprints=['A' * 40]))
+    assert failed and 'not a URL' in result['msg'] and PASSWORD not in result['msg'], result
 
 
 @pytest.mark.parametrize('url, plain, shown, user, password', [
