@@ -186,7 +186,12 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    key_url = split_credentials(params['url'])
+    try:
+        key_url = split_credentials(params['url'])
+    except ValueError as error:
+        # Not shown: where its password ends cannot be told.
+        module.fail_json(msg='url must be an http:// or https:// URL of the key; the one given is not a URL (%s)'
+                             % to_native(error))
     # Passwords of the proxy and key URLs stay out of everything the module returns, its arguments' echo included.
     module.no_log_values.update(secret_values({'proxy': params['proxy']}, ()))
     module.no_log_values.update(key_url.secrets)
