@@ -392,6 +392,23 @@ class Registrar:
         outcome.notes.append(note)
         return outcome
 
+    @staticmethod
+    def _taken_back(exc, outcome, what):
+        """``exc``, which stops this runner after ``what`` was created on GitLab, once that is undone.
+
+        The error to raise: its message says whether the creation was taken
+        back or, when that failed too, what to delete in GitLab - so the next
+        run does not find an orphan runner and create a second one.
+        """
+        if not outcome.undo:
+            return exc
+        failures = undo_all([outcome])
+        if failures:
+            return RegistrationError('%s; deleting %s failed too (%s): delete it in GitLab'
+                                     % (str(exc).rstrip('.'), what, '; '.join(failures)))
+        return RegistrationError('%s; %s was deleted again: nothing of it is left on GitLab'
+                                 % (str(exc).rstrip('.'), what))
+
     def _undo_manager(self, token):
         system_id = self.system_id.value
 
@@ -488,15 +505,19 @@ class Registrar:
         if response.status != 201:
             raise self._failure('POST', 'runners', response, 'registering the runner')
         data = response.data if isinstance(response.data, dict) else {}
-        if not isinstance(data.get('id'), int) or not data.get('token'):
-            raise self._malformed('POST', 'runners', response, 'a runner id and token')
-        token = data['token']
+        token = data.get('token') if isinstance(data.get('token'), str) else None
 
         def undo():
             self._delete('DELETE', 'runners', {'token': token}, runner_token=token)
-        outcome.undo.append(undo)
-        return self._rewrite(outcome, token, Verified(data['id'], parse_expiry(data.get('token_expires_at'))),
-                             'registered')
+        if token:
+            outcome.undo.append(undo)
+        try:
+            if not isinstance(data.get('id'), int) or not token:
+                raise self._malformed('POST', 'runners', response, 'a runner id and token')
+            return self._rewrite(outcome, token, Verified(data['id'], parse_expiry(data.get('token_expires_at'))),
+                                 'registered')
+        except (RegistrationError, GitLabApiError) as exc:
+            raise self._taken_back(exc, outcome, 'the runner this run registered') from exc
 
     def _present_with_api_token(self, entry, entry_token):
         outcome = Outcome()
@@ -526,18 +547,30 @@ class Registrar:
         if response.status != 201:
             raise self._failure('POST', 'user/runners', response, 'creating the runner')
         data = response.data if isinstance(response.data, dict) else {}
-        if not isinstance(data.get('id'), int) or not data.get('token'):
-            raise self._malformed('POST', 'user/runners', response, 'a runner id and token')
-        runner_id, token = data['id'], data['token']
+        runner_id = data.get('id') if isinstance(data.get('id'), int) else None
+        token = data.get('token') if isinstance(data.get('token'), str) else None
 
         def undo():
-            self._delete('DELETE', 'runners/%d' % runner_id, private_token=api_token, gone=(404,))
-        outcome.undo.append(undo)
-        verified = self.verify(token, 'the token GitLab just created')
-        if verified is None:
-            raise RegistrationError('POST %srunners/verify refused the token GitLab created for runner %d a moment '
-                                    'ago' % (API_PREFIX, runner_id))
-        return self._rewrite(outcome, token, verified, 'created')
+            try:
+                self._delete('DELETE', 'runners/%d' % runner_id, private_token=api_token, gone=(404,))
+            except GitLabApiError as exc:
+                if exc.status not in (401, 403) or not token:
+                    raise
+                # An access token with the create_runner scope alone may not
+                # delete runners; the runner's own token may delete it.
+                self._delete('DELETE', 'runners', {'token': token}, runner_token=token, gone=(404,))
+        if runner_id is not None:
+            outcome.undo.append(undo)
+        try:
+            if runner_id is None or not token:
+                raise self._malformed('POST', 'user/runners', response, 'a runner id and token')
+            verified = self.verify(token, 'the token GitLab just created')
+            if verified is None:
+                raise RegistrationError('POST %srunners/verify refused the token GitLab created for runner %d a '
+                                        'moment ago' % (API_PREFIX, runner_id))
+            return self._rewrite(outcome, token, verified, 'created')
+        except (RegistrationError, GitLabApiError) as exc:
+            raise self._taken_back(exc, outcome, 'the runner this run created (id %s)' % runner_id) from exc
 
     def _sync_settings(self, outcome, runner_id):
         """Compare the runner's server-side settings with the options and PUT the ones that differ."""
@@ -638,6 +671,18 @@ def verify_entries(registrars_and_entries, at_once=VERIFY_AT_ONCE):
             registrar.remember_secret(token)
             registrar.entry_verification = executor.submit(registrar.verify, token, 'the token in config.toml')
     return executor
+
+
+def undo_all(outcomes):
+    """Take back on GitLab what the outcomes created; the messages of what could not be."""
+    failures = []
+    for outcome in outcomes:
+        for undo in outcome.undo:
+            try:
+                undo()
+            except GitLabApiError as exc:
+                failures.append(str(exc))
+    return failures
 
 
 def run_after_write(outcomes, sleep):

@@ -330,10 +330,16 @@ options:
     choices: [warn, error, ignore]
     default: warn
 notes:
-  - C(config.toml) is created with mode C(0600) and never left readable by other users; it is written
-    atomically, and not at all when nothing changes. Should it
-    fail to be written after a runner was created, registered or verified, what was done on GitLab is undone as
-    far as possible, as C(gitlab-runner register) does.
+  - C(config.toml) is created with mode C(0600); it is never left with any permission for other users nor
+    writable by its group - an existing one that allows either becomes C(0600), with a warning. It is written
+    atomically, and not at all when nothing changes.
+  - What a run does on GitLab is undone when the run cannot finish it, so that no orphan runner is left and the next
+    run does not make a second one. A runner that O(api_token) created or O(registration_token) registered is
+    deleted again when anything fails before its entry is written - its new token does not verify, GitLab's answer
+    cannot be written, config.toml cannot be written (C(DELETE /api/v4/runners/:id) with the access token, or with
+    the runner's own token, C(DELETE /api/v4/runners), when the access token may not delete) - and a manager this
+    host became of a O(token)'s runner is removed again when config.toml cannot be written. The failure message
+    says so; when the deletion fails too, it names the runner's id to delete in GitLab.
   - The token is sent in the JSON body and the C(Runner-Token) header, an access token in the C(PRIVATE-TOKEN)
     header; never in a URL. Redirects are not followed, so no token is sent elsewhere - give the final URL.
 seealso:
@@ -558,6 +564,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_
     expiry_text,
     run_after_write,
     select_entries,
+    undo_all,
     verify_entries,
 )
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_system_id import (
@@ -565,7 +572,6 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_
     load_system_id,
 )
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._safe_write import (
-    FileChangedError,
     edit_file,
     read_bytes,
 )
@@ -638,18 +644,6 @@ def read_config(path):
     """Plain data of config.toml ({} when there is none yet)."""
     content = read_bytes(os.path.realpath(path))
     return {} if content is None else load_plain(decode_config(content))
-
-
-def undo_on_gitlab(outcomes):
-    """Take back what was created on GitLab; the messages of what could not be."""
-    failures = []
-    for outcome in outcomes:
-        for undo in outcome.undo:
-            try:
-                undo()
-            except GitLabApiError as exc:
-                failures.append(to_native(exc))
-    return failures
 
 
 def runner_options(params):
@@ -880,10 +874,13 @@ def main():
             # The entries hold the runners' tokens from the first run on.
             holds_secret=lambda content: True,
         )
-    except (TomlDocumentError, FileChangedError, ValueError, OSError) as exc:
-        message = '%s: %s' % (path, to_native(exc))
+    except Exception as exc:
+        # Whatever stops the write - a full disk, a lock held elsewhere, an
+        # error nobody foresaw - what this run created on GitLab is taken
+        # back: the next run would create it a second time.
+        message = '%s: %s' % (path, to_native(exc) or type(exc).__name__)
         if any(outcome.undo for outcome in outcomes) and not module.check_mode:
-            failures = undo_on_gitlab(outcomes)
+            failures = undo_all(outcomes)
             message += ('; what was done on GitLab was taken back' if not failures else
                         '; taking back what was done on GitLab failed too: %s' % '; '.join(failures))
         if registration_failure is not None:

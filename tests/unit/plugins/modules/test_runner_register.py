@@ -433,6 +433,83 @@ def test_api_token_runner_deleted_in_gitlab_is_created_again(lab, register):
     assert lab.entry()['id'] == result['runner_id']
 
 
+def refusing_new_tokens(lab, monkeypatch, error):
+    """Verify answers ``error`` (a fakegitlab.ApiError) for every token but those issued before this call."""
+    verify = lab.gitlab.verify
+    known = set(runner['token'] for runner in lab.gitlab.runners.values())
+
+    def refused(body):
+        if body.get('token') not in known:
+            raise error
+        return verify(body)
+    monkeypatch.setattr(lab.gitlab, 'verify', refused)
+    return verify
+
+
+@pytest.mark.parametrize('error', [fakegitlab.ApiError(403, '403 Forbidden'),
+                                   fakegitlab.ApiError(422, '422 Unprocessable Entity - Runner is orphaned')],
+                         ids=['refused', 'orphaned'])
+def test_a_created_runner_whose_token_fails_to_verify_is_deleted_again(lab, register, monkeypatch, error):
+    verify = refusing_new_tokens(lab, monkeypatch, error)
+    result, failed, dummy = register(**API_ARGS)
+    assert failed
+    assert 'POST /api/v4/runners/verify' in result['msg']
+    assert 'the runner this run created (id 1) was deleted again' in result['msg']
+    assert lab.gitlab.runners == {} and not lab.config.exists()
+    assert lab.requests() == [('POST', '/api/v4/user/runners'), ('POST', '/api/v4/runners/verify'),
+                              ('DELETE', '/api/v4/runners/1')]
+    # The next run that can finish leaves one runner on GitLab, not two.
+    monkeypatch.setattr(lab.gitlab, 'verify', verify)
+    result, failed, dummy = register(**API_ARGS)
+    assert not failed and result['action'] == 'created'
+    assert list(lab.gitlab.runners) == [result['runner_id']] == [lab.entry()['id']]
+
+
+def test_a_created_runner_is_deleted_with_its_own_token_when_the_access_token_may_not(lab, register, monkeypatch):
+    lab.gitlab.personal_access_tokens['glpat-create-only-token'] = ['create_runner']
+    refusing_new_tokens(lab, monkeypatch, fakegitlab.ApiError(403, '403 Forbidden'))
+    result, failed, dummy = register(**dict(API_ARGS, api_token='glpat-create-only-token'))
+    assert failed and 'was deleted again' in result['msg']
+    assert lab.gitlab.runners == {}
+    assert lab.requests() == [('POST', '/api/v4/user/runners'), ('POST', '/api/v4/runners/verify'),
+                              ('DELETE', '/api/v4/runners/1'), ('DELETE', '/api/v4/runners')]
+
+
+def test_when_the_creation_cannot_be_taken_back_the_message_says_which_runner_to_delete(lab, register, monkeypatch):
+    refusing_new_tokens(lab, monkeypatch, fakegitlab.ApiError(403, '403 Forbidden'))
+
+    def conflict(*args):
+        raise fakegitlab.ApiError(409, '409 Conflict')
+    monkeypatch.setattr(lab.gitlab, 'delete_runner_by_id', conflict)
+    result, failed, dummy = register(**API_ARGS)
+    assert failed
+    assert 'deleting the runner this run created (id 1) failed too' in result['msg']
+    assert 'DELETE /api/v4/runners/1 answered 409' in result['msg'] and 'delete it in GitLab' in result['msg']
+    assert list(lab.gitlab.runners) == [1]
+
+
+def test_a_legacy_registration_with_an_answer_that_cannot_be_written_is_deleted_again(lab, register, monkeypatch):
+    register_legacy = lab.gitlab.register_legacy
+
+    def bad_expiry(body):
+        status, payload = register_legacy(body)
+        return status, dict(payload, token_expires_at='next tuesday')
+    monkeypatch.setattr(lab.gitlab, 'register_legacy', bad_expiry)
+    result, failed, dummy = register(registration_token=REGISTRATION_TOKEN)
+    assert failed and 'not a date' in result['msg'] and 'the runner this run registered was deleted again' in result['msg']
+    assert lab.gitlab.runners == {} and not lab.config.exists()
+    assert lab.requests() == [('POST', '/api/v4/runners'), ('DELETE', '/api/v4/runners')]
+
+
+def test_an_unforeseen_error_of_the_write_takes_the_creation_back_too(lab, register, monkeypatch):
+    def failing_edit(*args, **kwargs):
+        raise KeyError('runners')
+    monkeypatch.setattr(runner_register, 'edit_file', failing_edit)
+    result, failed, dummy = register(**API_ARGS)
+    assert failed and 'taken back' in result['msg']
+    assert lab.gitlab.runners == {}
+
+
 # --------------------------------------------------------------- absent
 
 def test_absent_with_an_authentication_token_removes_this_hosts_manager(lab, register):
@@ -931,6 +1008,21 @@ def test_a_runner_that_fails_after_another_was_created_leaves_the_first_in_confi
     assert not failed, result
     assert [runner['action'] for runner in result['runners']] == ['none', 'verified', 'verified']
     assert ('POST', '/api/v4/runners') not in lab.requests()
+
+
+def test_a_runner_of_the_list_created_but_not_verified_is_deleted_again_and_the_others_written(lab, register_all,
+                                                                                              monkeypatch):
+    dummy, token = lab.new_runner()
+    refusing_new_tokens(lab, monkeypatch, fakegitlab.ApiError(403, '403 Forbidden'))
+    lab.requests()
+    result, failed, dummy = register_all([dict(name='first', token=token), dict(API_ARGS, name='second'),
+                                          dict(name='third', token=token)])
+    assert failed
+    assert result['msg'].startswith("runner 'second' at %s: POST /api/v4/runners/verify refused" % lab.url)
+    assert 'the runner this run created (id 2) was deleted again' in result['msg']
+    assert 'The 1 runner before it (first) is written' in result['msg']
+    assert [entry['name'] for entry in tomllib.loads(lab.config.read_text())['runners']] == ['first']
+    assert list(lab.gitlab.runners) == [1]
 
 
 def test_a_failed_write_takes_back_every_registration_of_the_list(lab, register_all, monkeypatch):
