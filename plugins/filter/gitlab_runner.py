@@ -2,12 +2,13 @@
 # Copyright: (c) 2026, behindproxy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The gitlab_runner_entries filter: the gitlab_runner role's runners as runner_register takes them.
+"""The gitlab_runner role's filters: its runners as runner_register takes them, and the runners it does not list.
 
-Every runner's job environment and settings are computed here in one
-expression, so that the role registers and configures all of a host's
-runners in one runner_register task. Its documentation is in the YAML file
-of the same name beside this one.
+gitlab_runner_entries computes every runner's job environment and settings
+in one expression, so that the role registers and configures all of a host's
+runners in one runner_register task; gitlab_runner_unlisted tells the
+runners of config.toml that the role's list does not hold. Their
+documentation is in the YAML files of the same names beside this one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _proxy_strings
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._plain_data import plain as _plain
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_document import normal_url
 
 # Points git at the job's proxy (http.proxy, for every scheme), with the job's own $HTTP_PROXY at job time.
 # Only shell built-ins: git reads its configuration from these variables (git 2.31 and later), so the proxy URL,
@@ -261,8 +263,27 @@ def gitlab_runner_entries(runners, environment=None, compose_project_name='', ru
     return entries
 
 
+def gitlab_runner_unlisted(in_config, runners):
+    """The runners of config.toml (``in_config``: each a mapping with name and url) that ``runners`` does not list.
+
+    A runner is its name AND its url, as everywhere else (runner_config,
+    runner_register): after GitLab moved, the entry with the old url is
+    unlisted, token and all, though its name is listed. An entry without a
+    url whose name is listed is not: runner_register completes it.
+    """
+    for name, value in (('the runners of config.toml', in_config), ('gitlab_runner_runners', runners)):
+        if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+            raise AnsibleFilterError('gitlab_runner_unlisted: %s must be a list of mappings with name and url, got %s'
+                                     % (name, type(value).__name__))
+    listed = set((runner.get('name'), normal_url(runner.get('url'))) for runner in runners)
+    listed_names = set(name for name, dummy_url in listed)
+    return [dict(name=entry.get('name'), url=entry.get('url')) for entry in in_config
+            if (entry.get('name'), normal_url(entry.get('url'))) not in listed
+            and not (entry.get('url') is None and entry.get('name') in listed_names)]
+
+
 class FilterModule:
     """gitlab_runner role filters of behindproxy.gitlab_runner."""
 
     def filters(self):
-        return {'gitlab_runner_entries': gitlab_runner_entries}
+        return {'gitlab_runner_entries': gitlab_runner_entries, 'gitlab_runner_unlisted': gitlab_runner_unlisted}

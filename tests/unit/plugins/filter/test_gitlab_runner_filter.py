@@ -7,8 +7,14 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import pathlib
 import shutil
 import subprocess
+import sys
+
+import yaml
 
 import pytest
 
@@ -18,6 +24,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.filter.gitlab_runner 
     GIT_PROXY_SCRIPT,
     FilterModule,
     gitlab_runner_entries,
+    gitlab_runner_unlisted,
 )
 
 PROXY = 'http://172.17.0.1:3128'
@@ -39,6 +46,7 @@ def runner(**fields):
 
 def test_the_filter_is_registered():
     assert FilterModule().filters()['gitlab_runner_entries'] is gitlab_runner_entries
+    assert FilterModule().filters()['gitlab_runner_unlisted'] is gitlab_runner_unlisted
 
 
 def test_a_runner_gets_the_proxy_environment_git_compose_name_and_the_proxy_of_its_scheme():
@@ -262,3 +270,51 @@ def test_unusable_runners_are_named_without_their_tokens(item, words):
 
 def test_an_absent_runner_needs_no_way_in():
     assert entries([{'name': 'old', 'url': 'https://gitlab.example.com/', 'state': 'absent'}])[0]['state'] == 'absent'
+
+
+# ------------------------------------------------------------------ unlisted
+
+MOVED = [{'name': 'docker-1', 'url': 'https://old-gitlab.example.com/'},
+         {'name': 'docker-1', 'url': 'https://gitlab.example.com/'},
+         {'name': 'retired', 'url': 'https://gitlab.example.com/'}]
+
+
+def test_a_runner_is_unlisted_unless_an_item_has_its_name_and_its_url():
+    listed = [runner(url='https://gitlab.example.com')]
+    assert gitlab_runner_unlisted(MOVED, listed) == [MOVED[0], MOVED[2]]
+    assert gitlab_runner_unlisted(MOVED[1:2], [runner(url='https://gitlab.example.com/')]) == []
+
+
+def test_an_entry_without_url_whose_name_is_listed_is_not_unlisted():
+    # runner_register completes it (runner_config made it before the registration).
+    in_config = [{'name': 'docker-1', 'url': None}, {'name': 'other', 'url': None}]
+    assert gitlab_runner_unlisted(in_config, [runner()]) == [{'name': 'other', 'url': None}]
+
+
+@pytest.mark.parametrize('in_config, runners', [('docker-1', []), ([], {'name': 'x'}), (['docker-1'], [])])
+def test_unusable_inputs_of_unlisted_are_named(in_config, runners):
+    with pytest.raises(AnsibleFilterError, match='gitlab_runner_unlisted: .* must be a list of mappings'):
+        gitlab_runner_unlisted(in_config, runners)
+
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[4]
+
+
+def test_the_roles_listing_removes_the_entry_left_at_the_old_url():
+    """The gitlab_runner role's own expression (tasks/listing.yml), run by Ansible, after GitLab moved."""
+    tasks = yaml.safe_load((REPOSITORY / 'roles' / 'gitlab_runner' / 'tasks' / 'listing.yml').read_text())
+    task = next(task for task in tasks if task['name'] == 'Tell the listed runners from the others')
+    variables = dict(task.get('vars', {}), __gitlab_runner_listing={'stdout': json.dumps(MOVED)},
+                     gitlab_runner_runners=[{'name': 'docker-1', 'url': 'https://gitlab.example.com',
+                                             'token': TOKEN}])
+    expression = task['ansible.builtin.set_fact']['__gitlab_runner_unlisted']
+    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPOSITORY / 'build' / 'collections'),
+                       ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
+                       ANSIBLE_STDOUT_CALLBACK='json', ANSIBLE_LOAD_CALLBACK_PLUGINS='true')
+    run = subprocess.run([str(pathlib.Path(sys.executable).parent / 'ansible'), 'localhost', '-c', 'local',
+                          '-m', 'ansible.builtin.debug', '-a', json.dumps({'msg': expression}),
+                          '-e', json.dumps(variables)],
+                         capture_output=True, text=True, env=environment, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout)['plays'][0]['tasks'][0]['hosts']['localhost']
+    assert result['msg'] == [MOVED[0], MOVED[2]]

@@ -30,7 +30,10 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.behindproxy.gitlab_runner.plugins.filter.gitlab_runner import gitlab_runner_entries
+from ansible_collections.behindproxy.gitlab_runner.plugins.filter.gitlab_runner import (
+    gitlab_runner_entries,
+    gitlab_runner_unlisted,
+)
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _gitlab_api, _http
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _safe_write as runner_register_safe_write
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_registration import VERIFY_AT_ONCE
@@ -1166,6 +1169,25 @@ def test_the_roles_entries_filter_output_is_what_the_list_form_takes(lab, regist
                                                                compose_project_name='ci-${CI_JOB_ID}',
                                                                runner_version='17.11.0', additions=additions))
     assert not failed and not result['changed']
+
+
+def test_after_gitlab_moved_the_role_removes_the_entry_and_token_left_at_the_old_url(lab, register_all):
+    old_url = lab.url.replace('127.0.0.1', 'localhost')
+    old_id, old_token = lab.new_runner()
+    register_all([dict(name='docker-1', url=old_url, token=old_token)])
+    new_id, new_token = lab.new_runner()
+    inventory = [dict(name='docker-1', url=lab.url, token=new_token)]
+    in_config = [dict(name=entry['name'], url=entry.get('url'))
+                 for entry in tomllib.loads(lab.config.read_text())['runners']]
+    result, failed, dummy = register_all(gitlab_runner_entries(
+        inventory, remove=gitlab_runner_unlisted(in_config, inventory)))
+    assert not failed, result
+    assert [(runner['url'], runner['action']) for runner in result['runners']] == [
+        (lab.url, 'verified'), (old_url, 'unregistered')]
+    entries = tomllib.loads(lab.config.read_text())['runners']
+    assert [(entry['name'], entry['url'], entry['id']) for entry in entries] == [('docker-1', lab.url, new_id)]
+    assert old_token not in lab.config.read_text()
+    assert lab.server_runner(old_id)['managers'] == []
 
 
 def test_the_tokens_config_toml_holds_are_verified_a_few_at_a_time(lab, register_all, monkeypatch):
