@@ -400,7 +400,7 @@ class GitLabClient:
             address = parse_url(url)
             self.proxy = choose_proxy(self.base_url + '/', proxy, environ)
             if self.proxy:
-                parse_url(self.proxy, 'proxy' if proxy else 'the proxy from the environment', ('http',))
+                parse_url(self.proxy, 'the proxy' if proxy else 'the proxy from the environment', ('http',))
         except _http.UrlError as error:
             raise GitLabApiError(str(error)) from None
         # Seconds spent on rate limits and retries: the waits and the requests answered with a status to retry.

@@ -152,7 +152,8 @@ def parse_url(url, what='url', schemes=('http', 'https')):
     except ValueError as error:
         raise _bad(what, url, 'cannot be read as a URL (%s)' % error, expected_url) from None
     if parts.scheme not in schemes or not parts.netloc:
-        raise _bad(what, url, 'is not an %s URL' % ' or '.join(scheme + '://' for scheme in schemes), expected_url)
+        raise UrlError('%s must be an %s URL, got %s' % (
+            what, ' or '.join(scheme + '://' for scheme in schemes), mask_url_userinfo(url)))
     userinfo, at, hostport = parts.netloc.rpartition('@')
     host, name, port_text = _split_authority(hostport, what, url)
     if port_text and not (port_text.isdigit() and port_text.isascii() and 1 <= int(port_text) <= 65535):
@@ -290,7 +291,7 @@ def request(method, url, body=None, headers=None, proxy=None, timeout=30, ssl_co
     complete answer came.
     """
     target = parse_url(url)
-    through = parse_url(proxy, 'proxy', ('http',)) if proxy else None
+    through = parse_url(proxy, 'the proxy', ('http',)) if proxy else None
     secure = target.scheme == 'https'
     tls = (ssl_context or ssl.create_default_context()) if secure else None
     headers = dict(headers or {})
