@@ -400,8 +400,6 @@ class Registrar:
         back or, when that failed too, what to delete in GitLab - so the next
         run does not find an orphan runner and create a second one.
         """
-        if not outcome.undo:
-            return exc
         failures = undo_all([outcome])
         if failures:
             return RegistrationError('%s; deleting %s failed too (%s): delete it in GitLab'
@@ -517,6 +515,8 @@ class Registrar:
             return self._rewrite(outcome, token, Verified(data['id'], parse_expiry(data.get('token_expires_at'))),
                                  'registered')
         except (RegistrationError, GitLabApiError) as exc:
+            if not outcome.undo:
+                raise
             raise self._taken_back(exc, outcome, 'the runner this run registered') from exc
 
     def _present_with_api_token(self, entry, entry_token):
@@ -570,6 +570,8 @@ class Registrar:
                                         'moment ago' % (API_PREFIX, runner_id))
             return self._rewrite(outcome, token, verified, 'created')
         except (RegistrationError, GitLabApiError) as exc:
+            if not outcome.undo:
+                raise
             raise self._taken_back(exc, outcome, 'the runner this run created (id %s)' % runner_id) from exc
 
     def _sync_settings(self, outcome, runner_id):
