@@ -160,8 +160,8 @@ def parse_url(url, what='url', schemes=('http', 'https')):
         raise _bad(what, url, 'has the port %r' % port_text, 'a port from 1 to 65535')
     username = password = None
     if at:
-        username, colon, password = userinfo.partition(':')
-        username, password = urllib.parse.unquote(username), urllib.parse.unquote(password) if colon else None
+        username, colon, password = (urllib.parse.unquote(part) for part in userinfo.partition(':'))
+        password = password if colon else None
     # http.client sends the request line in ASCII: other characters go percent-encoded.
     target = urllib.parse.quote((parts.path or '/') + ('?' + parts.query if parts.query else ''),
                                 safe=string.punctuation)
@@ -271,13 +271,13 @@ class _Connection(http.client.HTTPConnection):
         self.tunnel_to = tunnel_to
 
     def connect(self):
-        sock = self.deadline.watch(socket.create_connection((self.host, self.port), self.deadline.remaining()))
+        # Held at once, so that close() closes it when the tunnel is refused.
+        self.sock = self.deadline.watch(socket.create_connection((self.host, self.port), self.deadline.remaining()))
         if self.tunnel_to is not None:
-            _open_tunnel(sock, self.tunnel_to, self.dial)
+            _open_tunnel(self.sock, self.tunnel_to, self.dial)
         if self.tls is not None:
             server_name = (self.tunnel_to or self.dial).name.partition('%')[0]
-            sock = self.deadline.watch(self.tls.wrap_socket(sock, server_hostname=server_name))
-        self.sock = sock
+            self.sock = self.deadline.watch(self.tls.wrap_socket(self.sock, server_hostname=server_name))
 
 
 def request(method, url, body=None, headers=None, proxy=None, timeout=30, ssl_context=None):
