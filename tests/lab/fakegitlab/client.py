@@ -47,14 +47,15 @@ class FakeGitLabControl:
 
     def queue_job(self, script, image=None, variables=None, repo_url=None, ref="main", services=None, tags=None, name=None,
                   timeout=None, sha=None, ref_type=None, depth=None, after_script=None, stage=None, credentials=None,
-                  repo_url_credentials=None, final_update_202_count=None):
+                  repo_url_credentials=None, final_update_202_count=None, inputs=None):
         """Queue a job; returns its id. `script` is a list of shell lines, `timeout` in seconds.
 
         `sha`: the commit to check out (default: `ref` resolved in the repository, see
         the server's resolve_sha); `ref_type`: branch or tag; `depth`: GIT_DEPTH (0: full);
         `credentials`: registry credentials, [{type, url, username, password}];
         `repo_url_credentials`: force the job token into repo_url (or keep it out);
-        `final_update_202_count`: answer the runner's final update 202 this many times.
+        `final_update_202_count`: answer the runner's final update 202 this many times;
+        `inputs`: job inputs, [{key, value: {type, content, sensitive}}] (default: the job has none).
         Without `repo_url` the job runs without sources (GIT_STRATEGY=none).
         """
         spec = {"script": list(script), "variables": dict(variables or {}), "services": list(services or []),
@@ -62,7 +63,7 @@ class FakeGitLabControl:
         for key, value in (("image", image), ("repo_url", repo_url), ("name", name), ("timeout", timeout),
                            ("sha", sha), ("ref_type", ref_type), ("depth", depth), ("stage", stage),
                            ("repo_url_credentials", repo_url_credentials),
-                           ("final_update_202_count", final_update_202_count)):
+                           ("final_update_202_count", final_update_202_count), ("inputs", inputs)):
             if value is not None:
                 spec[key] = value
         if after_script is not None:

@@ -56,6 +56,7 @@ its source (module gitlab.com/gitlab-org/gitlab-runner, VERSION 19.4.0):
 from __future__ import annotations
 
 import argparse
+import copy
 import email.utils
 import json
 import os
@@ -314,7 +315,7 @@ def job_payload(job, server_url="http://localhost"):
     if spec.get("after_script"):
         steps.append({"name": "after_script", "script": list(spec["after_script"]), "timeout": timeout,
                       "when": "always", "allow_failure": True})
-    return {
+    payload = {
         "id": job["id"],
         "token": job["token"],
         "allow_git_fetch": True,
@@ -354,6 +355,10 @@ def job_payload(job, server_url="http://localhost"):
             "failure_reasons": list(GITLAB_FAILURE_REASONS),
         },
     }
+    if spec.get("inputs") is not None:
+        # Job inputs (common/spec/inputs.go JobInput); only a job that asks for them gets the key.
+        payload["inputs"] = copy.deepcopy(spec["inputs"])
+    return payload
 
 
 def _check_sha(spec, field):
@@ -406,6 +411,15 @@ def validate_job_spec(spec):
     ):
         raise ApiError(400, "job 'credentials' must be a list of objects with string type, url, username and "
                             "password, got %r" % (credentials,))
+    inputs = spec.get("inputs")
+    if inputs is not None and (not isinstance(inputs, list) or not all(
+        isinstance(job_input, dict) and isinstance(job_input.get("key"), str) and job_input["key"]
+        and isinstance(job_input.get("value"), dict) and isinstance(job_input["value"].get("type"), str)
+        and "content" in job_input["value"]
+        for job_input in inputs
+    )):
+        raise ApiError(400, "job 'inputs' must be a list of objects with a 'key' and a 'value' of 'type' and "
+                            "'content', got %r" % (inputs,))
     timeout = spec.get("timeout", DEFAULT_JOB_TIMEOUT)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
         raise ApiError(400, "job 'timeout' must be a positive number of seconds, got %r" % (timeout,))

@@ -137,6 +137,14 @@ def test_payload_carries_what_the_runner_reads(fake_gitlab, bare_repository):
     assert {"script_failure", "runner_system_failure", "job_execution_timeout"} <= set(job["features"]["failure_reasons"])
 
 
+def test_job_inputs_only_for_a_job_that_asks(fake_gitlab):
+    _job_id, job, _token = take_job(fake_gitlab, script=["true"])
+    assert "inputs" not in job
+    greeting = [{"key": "greeting", "value": {"type": "string", "content": "hello", "sensitive": False}}]
+    _job_id, job, _token = take_job(fake_gitlab, script=["echo ${{ job.inputs.greeting }}"], inputs=greeting)
+    assert job["inputs"] == greeting
+
+
 def test_payload_variables_are_gitlabs_and_leave_the_runners_own_to_it(fake_gitlab):
     _job_id, job, _token = take_job(fake_gitlab, script=["true"], variables={"CI_JOB_STAGE": "mine", "A": "1"},
                                     name="lint")
@@ -226,6 +234,9 @@ def test_resolve_sha_works_on_a_repository_owned_by_someone_else(bare_repository
     ({"script": ["true"], "after_script": "echo"}, "after_script"),
     ({"script": ["true"], "final_update_202_count": -1}, "final_update_202_count"),
     ({"script": ["true"], "repo_url_credentials": "yes"}, "repo_url_credentials"),
+    ({"script": ["true"], "inputs": {"greeting": "hello"}}, "inputs"),
+    ({"script": ["true"], "inputs": [{"key": "greeting", "value": "hello"}]}, "inputs"),
+    ({"script": ["true"], "inputs": [{"key": "", "value": {"type": "string", "content": "x"}}]}, "inputs"),
 ])
 def test_new_job_fields_are_checked(fake_gitlab, spec, field):
     with pytest.raises(fakegitlab_client.ControlError, match=field):
