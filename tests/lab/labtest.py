@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,40 @@ def container_address(container: str, network: str) -> str:
     template = "{{(index .NetworkSettings.Networks \"%s\").IPAddress}}" % network
     output = subprocess.run(["docker", "inspect", "-f", template, container], check=True, capture_output=True, text=True)
     return output.stdout.strip()
+
+
+# Prints what a TCP connection to argv[1]:argv[2] met: "connected", "timeout" or the errno's name.
+CONNECT = r"""
+import errno, socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()
+    print("connected")
+except TimeoutError:
+    print("timeout")
+except OSError as error:
+    print(errno.errorcode.get(error.errno, str(error)))
+"""
+
+
+def connection_outcome(host, address: str, port: int) -> str:
+    """What a TCP connection from `host` (a testinfra host) to address:port meets: "connected", "timeout"
+    or the errno's name. ECONNREFUSED is an answer from the machine at the address (nothing listens
+    on that port); ENETUNREACH and EHOSTUNREACH mean no route led there."""
+    return host.check_output("python3 -c %s %s %d" % (shlex.quote(CONNECT), shlex.quote(address), port)).strip()
+
+
+def journal_cursor(host, unit: str) -> str:
+    """The cursor of the last journal entry of `unit` on `host` (a testinfra host), for journal_after()."""
+    shown = host.check_output(f"journalctl -u {shlex.quote(unit)} -n 1 -q -o cat --show-cursor")
+    cursors = [line for line in shown.splitlines() if line.startswith("-- cursor: ")]
+    assert cursors, f"no journal entry of {unit} yet: {shown!r}"
+    return cursors[-1][len("-- cursor: "):]
+
+
+def journal_after(host, unit: str, cursor: str) -> str:
+    """The messages `unit` logged on `host` after the entry at `cursor` (journal_cursor())."""
+    return host.check_output(f"journalctl -u {shlex.quote(unit)} -q -o cat --no-pager "
+                             f"--after-cursor={shlex.quote(cursor)}")
 
 
 def basic_proxy_url(password: str | None = None) -> str:
