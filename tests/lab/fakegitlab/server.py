@@ -47,6 +47,8 @@ its source (module gitlab.com/gitlab-org/gitlab-runner, VERSION 19.4.0):
   helpers/url/gitauth.go) and checked out with `git checkout <sha>`; the sha
   must be a real commit id (the runner prints sha[0:8]), so the fake resolves
   the ref to a commit when a job is queued (see resolve_sha).
+- tests/unit/lab/test_fakegitlab_real_runner.py runs the real runner built
+  from that source (tests/lab/runner/build-runner) against this server.
 - common/build.go: variables the runner makes itself (CI_PROJECT_DIR,
   CI_BUILDS_DIR, CI_SERVER_TLS_CA_FILE, CI_JOB_STATUS, ...), so the fake
   does not send them; commands/multi.go: token rotation at 75 % of

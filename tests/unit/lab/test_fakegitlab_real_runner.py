@@ -11,10 +11,12 @@ tests/lab/runner/build-runner fills ($BEHINDPROXY_RUNNER_CACHE, by default
 it these tests FAIL, saying so: they are never skipped.
 
 What they show: register (authentication token and registration token),
-verify, list and unregister; jobs run to success and to failure with their exit
-code, the trace arriving whole with the checksum the runner computed; and the
-runner rotating its own short-lived token, rewriting config.toml, after which
-only the new token is accepted.
+verify, list, reset-token and unregister; jobs run to success and to failure
+with their exit code, the trace arriving whole with the checksum the runner
+computed; a graceful cancel (after_script runs) and a job timeout; job inputs,
+with the build's stand-in refusing a ${{ }} template; and the runner rotating its
+own short-lived token, rewriting config.toml, after which only the new token is
+accepted. About 25 s on two cores.
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ import urllib.request
 import pytest
 
 from conftest import LAB, fakegitlab_client, fakegitlab_server
+from test_fakegitlab_runner_protocol import bare_repository  # noqa: F401 - a fixture used here
 
 RUNNER_VERSION = "19.4.0"
-GIT = ["git", "-c", "user.name=lab", "-c", "user.email=lab@lab.test", "-c", "init.defaultBranch=main"]
 # The runner colours its log lines; the tests read them plain.
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -186,18 +188,9 @@ def runner(binary, tmp_path):
 
 
 @pytest.fixture
-def repository(tmp_path):
-    """A bare repository, given to jobs as a file:// URL (the fake resolves the ref in it)."""
-    work = tmp_path / "work"
-    subprocess.run(GIT + ["init", "-q", str(work)], check=True)
-    (work / "README").write_text("hello from the lab repository\n")
-    subprocess.run(GIT + ["-C", str(work), "add", "README"], check=True)
-    subprocess.run(GIT + ["-C", str(work), "commit", "-q", "-m", "first"], check=True)
-    bare = tmp_path / "lab.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    sha = subprocess.run(["git", "-C", str(bare), "rev-parse", "main"], check=True, capture_output=True,
-                         text=True).stdout.strip()
-    return {"url": "file://%s" % bare, "sha": sha}
+def repository(bare_repository):
+    """The bare repository, given to jobs as a file:// URL (the fake resolves the ref in it)."""
+    return {"url": "file://%s" % bare_repository["path"], "sha": bare_repository["main"]}
 
 
 def wait_for(predicate, timeout, what):
@@ -254,6 +247,13 @@ def test_registration_token_register_verify_unregister(fake, runner):
         "legacy", ["lab", "shell"], True, False)
 
     assert "Verifying runner... is alive" in runner("verify", "--config", str(runner.config)).stderr
+    # `reset-token` asks for a new token with the current one (POST /runners/reset_authentication_token).
+    reset = runner("reset-token", "--config", str(runner.config), "--all-runners")
+    assert "Resetting runner authentication token... succeeded" in reset.stderr
+    [after_reset] = runner.runners()
+    assert after_reset["token"] != entry["token"] and not after_reset["token"].startswith("glrt-")
+    assert fake.control.runners()[0]["token"] == after_reset["token"]
+    assert fake.call("POST", "/api/v4/runners/verify", {"token": entry["token"]})[0] == 403
     unregistered = runner("unregister", "--config", str(runner.config), "--all-runners")
     assert "Unregistering runner from GitLab succeeded" in unregistered.stderr
     assert fake.control.runners() == [] and runner.runners() == []
