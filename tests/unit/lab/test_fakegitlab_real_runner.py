@@ -3,7 +3,7 @@
 """NEEDS THE REAL gitlab-runner BINARY: the fake GitLab served to the real runner 19.4.0.
 
 Everything runs on 127.0.0.1: the fake GitLab as the lab starts it (its own
-program, a control port beside the API port), the real runner with the shell
+program, HTTP and HTTPS ports and a control port), the real runner with the shell
 executor in a temporary directory (no Docker), a git repository as a file://
 URL. The runner is found through $BEHINDPROXY_RUNNER_BINARY, else in the cache
 tests/lab/runner/build-runner fills ($BEHINDPROXY_RUNNER_CACHE, by default
@@ -11,12 +11,13 @@ tests/lab/runner/build-runner fills ($BEHINDPROXY_RUNNER_CACHE, by default
 it these tests FAIL, saying so: they are never skipped.
 
 What they show: register (authentication token and registration token),
-verify, list, reset-token and unregister; jobs run to success and to failure
+verify, list, reset-token and unregister; HTTPS with the runner's --tls-ca-file; jobs run to success and to failure
 with their exit code, the trace arriving whole with the checksum the runner
 computed; a graceful cancel (after_script runs) and a job timeout; job inputs,
 with the build's stand-in refusing a ${{ }} template; and the runner rotating its
 own short-lived token, rewriting config.toml, after which only the new token is
-accepted. About 25 s on two cores.
+accepted. About 25 s on two cores (most of it the cancel, the timeout and
+the rotation, which wait for the runner).
 """
 
 from __future__ import annotations
@@ -80,22 +81,36 @@ def binary():
     return path
 
 
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: the fake's HTTPS port, and the runner's --tls-ca-file."""
+    directory = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(directory / "key.pem"),
+                    "-out", str(directory / "cert.pem")], check=True, capture_output=True)
+    return directory
+
+
 @pytest.fixture
-def fake(tmp_path):
-    """The fake GitLab as its own program on loopback, as the lab runs it."""
-    state = tmp_path / "fakegitlab"
-    process = subprocess.Popen(
-        [sys.executable, str(LAB / "fakegitlab" / "server.py"), "--address", "127.0.0.1", "--http-port", "0",
-         "--control-address", "127.0.0.1", "--control-port", "0", "--state-dir", str(state),
-         "--git-repository", str(tmp_path / "no-lab-repository"),
-         "--trace-update-interval", str(TRACE_UPDATE_INTERVAL)],
-        stdout=subprocess.PIPE, stderr=open(tmp_path / "fakegitlab.log", "wb"), text=True)
+def fake(tmp_path, certificate):
+    """The fake GitLab as its own program on loopback, as the lab runs it (HTTP and HTTPS ports)."""
+    with open(tmp_path / "fakegitlab.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(LAB / "fakegitlab" / "server.py"), "--address", "127.0.0.1", "--http-port", "0",
+             "--https-port", "0", "--cert", str(certificate / "cert.pem"), "--key", str(certificate / "key.pem"),
+             "--control-address", "127.0.0.1", "--control-port", "0", "--state-dir", str(tmp_path / "fakegitlab"),
+             "--git-repository", str(tmp_path / "no-lab-repository"),
+             "--trace-update-interval", str(TRACE_UPDATE_INTERVAL)],
+            stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         ports = json.loads(process.stdout.readline())["ports"]
-        yield FakeGitLab("http://127.0.0.1:%d" % ports["http"], "http://127.0.0.1:%d" % ports["control"])
+        fake = FakeGitLab("http://127.0.0.1:%d" % ports["http"], "http://127.0.0.1:%d" % ports["control"])
+        fake.https_url = "https://127.0.0.1:%d" % ports["https"]
+        yield fake
     finally:
         process.terminate()
         process.wait(timeout=10)
+        process.stdout.close()
 
 
 class FakeGitLab:
@@ -146,10 +161,10 @@ class Runner:
             raise AssertionError("gitlab-runner %s -> %d\n%s" % (arguments[0], completed.returncode, completed.stderr))
         return completed
 
-    def register(self, url, *options, secrets):
+    def register(self, url, *options, secrets, check=True):
         return self("register", "--non-interactive", "--config", str(self.config), "--url", url,
                     "--executor", "shell", "--builds-dir", str(self.directory / "builds"),
-                    "--cache-dir", str(self.directory / "cache"), *options, secrets=secrets)
+                    "--cache-dir", str(self.directory / "cache"), *options, secrets=secrets, check=check)
 
     def settings(self):
         return tomllib.loads(self.config.read_text())
@@ -257,6 +272,20 @@ def test_registration_token_register_verify_unregister(fake, runner):
     unregistered = runner("unregister", "--config", str(runner.config), "--all-runners")
     assert "Unregistering runner from GitLab succeeded" in unregistered.stderr
     assert fake.control.runners() == [] and runner.runners() == []
+
+
+def test_over_https_with_the_ca_file_and_not_without(fake, runner, certificate):
+    created = fake.create_runner()
+    runner.register(fake.https_url, "--description", "tls", "--tls-ca-file", str(certificate / "cert.pem"),
+                    secrets={"CI_SERVER_TOKEN": created["token"]})
+    with runner.running():
+        result = fake.control.wait_for_job_result(fake.control.queue_job(["echo over TLS"]), timeout=JOB_TIMEOUT)
+    assert result["status"] == "success" and "over TLS" in result["trace"] and result["checksum_ok"] is True
+    assert {entry["scheme"] for entry in fake.control.request_log() if entry["user_agent"].startswith("gitlab-runner ")
+            } == {"https"}
+    refused = Runner(runner.binary, runner.directory.parent / "without-ca").register(
+        fake.https_url, "--description", "tls", secrets={"CI_SERVER_TOKEN": created["token"]}, check=False)
+    assert refused.returncode != 0 and "certificate signed by unknown authority" in refused.stderr
 
 
 def test_verify_fails_for_a_runner_gitlab_removed_and_delete_drops_it(fake, runner):
