@@ -11,13 +11,14 @@ tests/lab/runner/build-runner fills ($BEHINDPROXY_RUNNER_CACHE, by default
 it these tests FAIL, saying so: they are never skipped.
 
 What they show: register (authentication token and registration token),
-verify, list, reset-token and unregister; HTTPS with the runner's --tls-ca-file; jobs run to success and to failure
-with their exit code, the trace arriving whole with the checksum the runner
-computed; a graceful cancel (after_script runs) and a job timeout; job inputs,
-with the build's stand-in refusing a ${{ }} template; and the runner rotating its
-own short-lived token, rewriting config.toml, after which only the new token is
-accepted. About 25 s on two cores (most of it the cancel, the timeout and
-the rotation, which wait for the runner).
+verify, list, reset-token and unregister; HTTPS with the runner's
+--tls-ca-file; jobs run to success and to failure with their exit code, the
+trace arriving whole with the checksum the runner computed; a graceful cancel
+(after_script runs) and a job timeout; job inputs, with the build's stand-in
+refusing a ${{ }} template; and the runner rotating its own short-lived token,
+rewriting config.toml, after which only the new token is accepted. About 25 s
+on two cores, most of it the cancel, the timeout and the rotation, which wait
+for the runner.
 """
 
 from __future__ import annotations
@@ -104,9 +105,8 @@ def fake(tmp_path, certificate):
             stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         ports = json.loads(process.stdout.readline())["ports"]
-        fake = FakeGitLab("http://127.0.0.1:%d" % ports["http"], "http://127.0.0.1:%d" % ports["control"])
-        fake.https_url = "https://127.0.0.1:%d" % ports["https"]
-        yield fake
+        yield FakeGitLab(*("%s://127.0.0.1:%d" % (scheme, ports[port])
+                           for scheme, port in (("http", "http"), ("https", "https"), ("http", "control"))))
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -114,8 +114,9 @@ def fake(tmp_path, certificate):
 
 
 class FakeGitLab:
-    def __init__(self, api_url, control_url):
+    def __init__(self, api_url, https_url, control_url):
         self.api_url = api_url
+        self.https_url = https_url
         self.control = fakegitlab_client.FakeGitLabControl(control_url)
 
     def call(self, method, path, body=None, headers=None):
@@ -166,11 +167,8 @@ class Runner:
                     "--executor", "shell", "--builds-dir", str(self.directory / "builds"),
                     "--cache-dir", str(self.directory / "cache"), *options, secrets=secrets, check=check)
 
-    def settings(self):
-        return tomllib.loads(self.config.read_text())
-
     def runners(self):
-        return self.settings().get("runners", [])
+        return tomllib.loads(self.config.read_text()).get("runners", [])
 
     def system_id(self):
         return (self.directory / ".runner_system_id").read_text().strip()
@@ -178,20 +176,19 @@ class Runner:
     @contextlib.contextmanager
     def running(self):
         """`gitlab-runner run` on the config; stopped (SIGQUIT: finish the job first) on the way out."""
-        log = open(self.directory / "run.log", "wb")
-        process = subprocess.Popen([str(self.binary), "run", "--config", str(self.config), "--working-directory",
-                                    str(self.directory)], cwd=self.directory, env=self.environment, stdout=log,
-                                   stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            process.send_signal(signal.SIGQUIT)
+        with open(self.directory / "run.log", "wb") as log:
+            process = subprocess.Popen([str(self.binary), "run", "--config", str(self.config), "--working-directory",
+                                        str(self.directory)], cwd=self.directory, env=self.environment, stdout=log,
+                                       stderr=subprocess.STDOUT)
             try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+                yield process
+            finally:
+                process.send_signal(signal.SIGQUIT)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
     def run_log(self):
         return (self.directory / "run.log").read_text(errors="replace")
@@ -379,12 +376,21 @@ def test_the_runner_rotates_its_short_lived_token_and_rewrites_config(fake, runn
     assert registered["token"] == created["token"]
     assert (registered["token_expires_at"] - registered["token_obtained_at"]).total_seconds() == pytest.approx(
         lifetime, abs=1.5)
+
+    def rotated_in_config():
+        try:
+            return any(entry["token"] != created["token"] for entry in runner.runners())
+        except tomllib.TOMLDecodeError:
+            # Caught while the runner rewrites the file in place (os.WriteFile).
+            return False
+
     with runner.running():
-        rotated = wait_for(lambda: [entry for entry in runner.runners() if entry["token"] != created["token"]],
-                           timeout=4 * lifetime, what="the runner to rewrite config.toml with a new token")[0]
+        wait_for(rotated_in_config, timeout=4 * lifetime, what="the runner to rewrite config.toml with a new token")
         job = fake.control.queue_job(["echo on the new token"])
         result = fake.control.wait_for_job_result(job, timeout=JOB_TIMEOUT)
     assert result["status"] == "success", result["trace"]
+    # The runner may have rotated more than once by now; config.toml holds the last token.
+    [rotated] = runner.runners()
     assert rotated["token"].startswith("glrt-") and rotated["id"] == created["id"]
     assert rotated["token_obtained_at"] > registered["token_obtained_at"]
     assert (rotated["token_expires_at"] - rotated["token_obtained_at"]).total_seconds() == pytest.approx(
@@ -392,8 +398,9 @@ def test_the_runner_rotates_its_short_lived_token_and_rewrites_config(fake, runn
     resets = fake.requests("POST", "/api/v4/runners/reset_authentication_token")
     assert resets and all(entry["status"] == 201 for entry in resets)
     # GitLab accepts the token in config.toml now and refuses the one it replaced.
-    current = runner.runners()[0]["token"]
-    assert fake.call("POST", "/api/v4/runners/verify", {"token": current, "system_id": runner.system_id()})[0] == 200
+    assert fake.control.runners()[0]["token"] == rotated["token"]
+    assert fake.call("POST", "/api/v4/runners/verify",
+                     {"token": rotated["token"], "system_id": runner.system_id()})[0] == 200
     assert fake.call("POST", "/api/v4/runners/verify",
                      {"token": created["token"], "system_id": runner.system_id()})[0] == 403
     assert "Resetting runner authentication token... succeeded" in runner.run_log()
