@@ -29,13 +29,14 @@ SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner dind
 # cntlm and dockerd going down under converges and jobs; docs/security.md,
 # "Network faults"), run with `make scenario S=faults`.
 
-.PHONY: help setup host-packages engine image lint sanity unit molecule scenario test demo clean build bench bench-role bench-modules bench-lab
+.PHONY: help setup host-packages engine image runner lint sanity unit molecule scenario test demo clean build bench bench-role bench-modules bench-lab
 
 help:
 	@echo "make demo        bring up the lab and show what works"
 	@echo "make test        everything CI runs: lint, sanity, unit, molecule"
 	@echo "make setup       create .venv with the pinned tools (requirements.txt)"
 	@echo "make lint | sanity | unit | molecule | scenario S=<name> | build | clean"
+	@echo "make runner      build the real gitlab-runner 19.4.0 packages from its Go module (cached)"
 	@echo "make bench | bench-role | bench-modules | bench-lab   measurements (docs/performance.md)"
 	@echo "make scenario S=faults   network faults in the lab (not in make test)"
 
@@ -71,7 +72,14 @@ lint: setup
 sanity: setup
 	tests/tools/sanity
 
-unit: engine $(DEBIAN_TOMLKIT_VENV)/.installed
+# The real gitlab-runner 19.4.0 and its helper images, built from the
+# runner's Go module (tests/lab/runner/README.md; minutes the first time,
+# cached by its inputs after that). The lab serves the packages; unit tests
+# of the fake GitLab run the binary from the same cache.
+runner: image
+	tests/lab/runner/build-runner build/runner >/dev/null
+
+unit: engine runner $(DEBIAN_TOMLKIT_VENV)/.installed
 	pytest tests/unit
 	@echo "unit: config.toml editing again with Debian 12's tomlkit $(DEBIAN_TOMLKIT), as on managed hosts"
 	"$(DEBIAN_TOMLKIT_VENV)/bin/pytest" -q tests/unit/plugins/module_utils/test_toml_document.py \

@@ -12,7 +12,7 @@ nothing half-done; the next converge, corp-proxy back, takes the host a role
 further, until one completes and the next changes nothing. Then cntlm and
 dockerd are restarted under running jobs, who can connect to cntlm and to
 the mirror is tried, and every secret of the run is searched for. The runner
-is the lab's test double (tests/lab/runner_double), not GitLab Runner.
+is the real gitlab-runner 19.4.0, built from its Go module (tests/lab/runner).
 """
 
 import json
@@ -273,7 +273,10 @@ def test_a_dockerd_restart_keeps_containers_running_except_those_started_with_rm
     job = gitlab.queue_job(["sleep 20", "echo survived"], tags=["faults"])
     wait_until_running(gitlab, job)
     deadline = time.monotonic() + 60
-    while not (ids := host.check_output(f"docker ps -q --no-trunc --filter name=behindproxy-job-{job}-").split()):
+    # The runner labels each container of a job with its id and kind.
+    job_build_containers = ("docker ps -q --no-trunc --filter label=com.gitlab.gitlab-runner.job.id=%d"
+                            " --filter label=com.gitlab.gitlab-runner.type=build" % job)
+    while not (ids := host.check_output(job_build_containers).split()):
         assert time.monotonic() < deadline, "no container for job %d" % job
         time.sleep(0.5)
     containers = dict({name: name for name in BESIDE_THE_JOB}, job=ids[0])
