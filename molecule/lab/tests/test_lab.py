@@ -5,6 +5,7 @@
 import hashlib
 import json
 import time
+import urllib.parse
 import urllib.request
 
 import labtest
@@ -21,11 +22,22 @@ def status_through_proxy(host, proxy_args):
 
 
 def test_corp_host_has_no_direct_route_out(host):
-    by_name = host.run(f"curl -sS -o /dev/null --max-time 5 {TEST_FILE}")
-    assert by_name.rc != 0
     internet = labtest.container_address(LAB["containers"]["internet"], LAB["networks"]["wan"])
-    by_address = host.run(f"curl -sS -o /dev/null --max-time 5 http://{internet}/")
-    assert by_address.rc != 0
+    test_file = urllib.parse.urlsplit(TEST_FILE)
+    # The file is there: the controller, on the wan network, gets it at the
+    # internet's address, and the corp host gets it by name through the proxy.
+    direct = urllib.request.Request(f"http://{internet}{test_file.path}", headers={"Host": test_file.netloc})
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(direct, timeout=10) as response:
+        assert hashlib.sha256(response.read()).hexdigest() == LAB["files"]["test_file_sha256"]
+    proxied = host.run(f"curl -sS --max-time 15 -x {labtest.basic_proxy_url()} {TEST_FILE}")
+    assert proxied.rc == 0, proxied.stderr
+    assert hashlib.sha256(proxied.stdout.encode()).hexdigest() == LAB["files"]["test_file_sha256"]
+    # Without the proxy, the corp host gets it neither by name nor by address:
+    # no route leads to the internet's address, or the corp network's gateway
+    # (a Docker internal network's) drops what it is sent.
+    by_name = host.run(f"curl -sS -o /dev/null --max-time 5 {TEST_FILE}")
+    assert by_name.rc != 0, "the corp host fetched the file by name without the proxy"
+    assert labtest.connection_outcome(host, internet, 80) in ("ENETUNREACH", "EHOSTUNREACH", "timeout")
 
 
 def test_proxy_without_credentials_answers_407(host):
