@@ -96,7 +96,7 @@ def test_an_accepted_key_is_installed_once(run_module, keys, served, tmp_path):
     assert dest.read_bytes() == old_key and stat.S_IMODE(dest.stat().st_mode) == 0o644
     assert result['fingerprints'] == [old_fingerprint]
     again, failed, dummy = run_module(main, args)
-    assert not failed and not again['changed']
+    assert not failed and not again['changed'], again
 
 
 def test_a_replaced_key_is_installed_when_accepted_and_refused_otherwise(run_module, keys, served, tmp_path):
@@ -175,7 +175,7 @@ def test_every_armoured_block_is_read_and_only_accepted_keys_are_installed(run_m
     assert release_verifies(gnupg, vendor.fingerprint, keyring, tmp_path)
     assert not release_verifies(gnupg, stranger.fingerprint, keyring, tmp_path)
     again, failed, dummy = run_module(main, dict(url=served['url'], dest=str(dest), fingerprints=[vendor.fingerprint]))
-    assert not failed and not again['changed']
+    assert not failed and not again['changed'], again
 
 
 def test_accepted_keys_from_several_blocks_are_all_installed(run_module, gnupg, keys, served, tmp_path):
