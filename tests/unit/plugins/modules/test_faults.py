@@ -28,6 +28,7 @@ import itertools
 import json
 import os
 import signal
+import re
 import socket
 import stat
 import subprocess
@@ -357,6 +358,15 @@ class MisbehavingPeer:
                     return
                 head += data
             self.heads.append(head.split(b'\r\n', 1)[0].decode('latin-1'))
+            # The body is read before answering: a socket closed with unread
+            # data sends a reset, which the client may see before the answer.
+            header_block, body = head.split(b'\r\n\r\n', 1)
+            length = re.search(rb'(?im)^content-length:\s*(\d+)\s*$', header_block)
+            while length and len(body) < int(length.group(1)):
+                data = connection.recv(65536)
+                if not data:
+                    return
+                body += data
             self.behaviour(self, connection, head)
 
     def close(self):
