@@ -305,7 +305,8 @@ options:
     type: str
   timeout:
     description:
-      - Seconds to wait for each answer.
+      - Seconds one request may take as a whole, from connecting (through the proxy) to the
+        last byte of the answer; a server that answers slowly, byte by byte, fails it too.
     type: int
     default: 30
   max_wait:
