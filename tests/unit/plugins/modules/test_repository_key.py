@@ -159,8 +159,7 @@ def test_a_key_added_to_the_vendors_file_is_not_installed(run_module, gnupg, key
     assert any(stranger.fingerprint in warning and 'not accepted' in warning for warning in warnings), warnings
 
 
-def test_every_armoured_block_is_read_and_only_accepted_keys_are_installed(run_module, gnupg, keys, served,
-                                                                          tmp_path):
+def test_every_armoured_block_is_read_and_only_accepted_keys_are_installed(run_module, gnupg, keys, served, tmp_path):
     # Two blocks one after the other: apt reads both; the stranger's comes first.
     vendor, dummy, stranger = keys
     served['key'] = stranger.armored + b'\n' + vendor.armored
