@@ -28,8 +28,8 @@ try:
     import site_rerun  # noqa: E402
 finally:
     # module_processes imports benchmarks/runner_config.py as "runner_config",
-    # the name of the runner double's module that tests/unit/lab imports: the
-    # benchmarks leave neither their path nor that name behind.
+    # a name too general to leave behind for other tests: the benchmarks leave
+    # neither their path nor that name behind.
     sys.path.remove(BENCHMARKS)
     sys.modules.pop("runner_config", None)
 

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, behindproxy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Load the lab's stdlib programs (fake GitLab, runner double) and run the fake GitLab on loopback."""
+"""Load the lab's stdlib programs (the fake GitLab) and run the fake GitLab on loopback."""
 
 from __future__ import annotations
 
@@ -51,10 +51,6 @@ def fake_gitlab(tmp_path):
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-RUNNER_DOUBLE = LAB / "runner_double"
-sys.path.insert(0, str(RUNNER_DOUBLE))
 
 
 @pytest.fixture(scope="session")
