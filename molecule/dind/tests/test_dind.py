@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Docker-in-Docker jobs behind cntlm: pulls through the mirror, builds through the proxy, pushes past it.
 
-The runner on the host is the lab's test double (the real runner cannot be
-built here); the dind daemons are the lab's docker:dind image (Debian's
+The runner on the host is the real gitlab-runner 19.4.0, built from its Go
+module (tests/lab/runner); the dind daemons are the lab's docker:dind image (Debian's
 docker.io). What is checked is what the jobs did and what crossed the proxy,
 seen in corp-proxy's log, the mirror's catalog and the push registry's.
 """

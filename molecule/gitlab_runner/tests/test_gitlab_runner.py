@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """gitlab-runner behind cntlm: its package, its service, its three runners and their jobs.
 
-The runner on the host is the lab's test double (the real runner cannot be
-built here); what is checked is what the collection wrote and what crossed
-the proxy, seen in corp-proxy's log and the fake GitLab's.
+The runner on the host is the real gitlab-runner 19.4.0, built from its Go
+module (tests/lab/runner); what is checked is what the collection wrote, what
+the runner did with it and what crossed the proxy, seen in corp-proxy's log
+and the fake GitLab's.
 """
 
 import json
