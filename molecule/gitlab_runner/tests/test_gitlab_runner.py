@@ -313,6 +313,10 @@ def test_a_token_the_runner_rotated_is_kept(host):
     assert first["token_expires_at"].startswith(time.strftime("%Y")), first["token_expires_at"]
     rotated = wait_for_token_change(host, "lab-rotating", first["token"])
     TOKENS_SEEN.update((first["token"], rotated))
+    # The runner itself rotated it, as its journal says.
+    journal = host.check_output("journalctl -u gitlab-runner --no-pager -o cat")
+    assert [line for line in journal.splitlines()
+            if "Resetting runner authentication token... succeeded" in line and "runner_name=lab-rotating" in line]
 
     _run, changed = converge([ROTATING])
     assert changed == 0
