@@ -9,6 +9,7 @@ and the fake GitLab's.
 """
 
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -314,7 +315,7 @@ def test_a_token_the_runner_rotated_is_kept(host):
     rotated = wait_for_token_change(host, "lab-rotating", first["token"])
     TOKENS_SEEN.update((first["token"], rotated))
     # The runner itself rotated it, as its journal says.
-    journal = host.check_output("journalctl -u gitlab-runner --no-pager -o cat")
+    journal = re.sub(r"\x1b\[[0-9;]*m", "", host.check_output("journalctl -u gitlab-runner --no-pager -o cat"))
     assert [line for line in journal.splitlines()
             if "Resetting runner authentication token... succeeded" in line and "runner_name=lab-rotating" in line]
 
