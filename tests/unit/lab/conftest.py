@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+import subprocess
 import sys
 import threading
 
@@ -57,7 +58,6 @@ def fake_gitlab(tmp_path):
 def job_image(tmp_path_factory):
     """A tiny job image made here from Debian's busybox-static (nothing is pulled), reused by tag."""
     import hashlib
-    import subprocess
 
     workdir = tmp_path_factory.mktemp("busybox")
     subprocess.run(["apt-get", "download", "busybox-static"], cwd=workdir, check=True, capture_output=True)
@@ -80,3 +80,27 @@ def job_image(tmp_path_factory):
     archive = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], check=True, capture_output=True).stdout
     subprocess.run(["docker", "import", "-", tag], input=archive, check=True, capture_output=True)
     return tag
+
+
+GIT = ["git", "-c", "user.name=lab", "-c", "user.email=lab@lab.test", "-c", "init.defaultBranch=main"]
+
+
+@pytest.fixture
+def bare_repository(tmp_path):
+    """A bare repository: `main` with two commits, an annotated tag `v1` on the first."""
+    work = tmp_path / "work"
+    subprocess.run(GIT + ["init", "-q", str(work)], check=True)
+    (work / "README").write_text("first\n")
+    subprocess.run(GIT + ["-C", str(work), "add", "README"], check=True)
+    subprocess.run(GIT + ["-C", str(work), "commit", "-q", "-m", "first"], check=True)
+    subprocess.run(GIT + ["-C", str(work), "tag", "-a", "v1", "-m", "v1"], check=True)
+    (work / "README").write_text("hello from the lab repository\n")
+    subprocess.run(GIT + ["-C", str(work), "commit", "-q", "-am", "second"], check=True)
+    bare = tmp_path / "served" / "lab.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    subprocess.run(["git", "-C", str(bare), "update-server-info"], check=True)
+
+    def rev(name):
+        return subprocess.run(["git", "-C", str(bare), "rev-parse", name + "^{commit}"], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    return {"path": bare, "main": rev("main"), "v1": rev("v1")}

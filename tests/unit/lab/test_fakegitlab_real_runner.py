@@ -39,7 +39,6 @@ import urllib.request
 import pytest
 
 from conftest import LAB, fakegitlab_client, fakegitlab_server
-from test_fakegitlab_runner_protocol import bare_repository  # noqa: F401 - a fixture used here
 
 RUNNER_VERSION = "19.4.0"
 # The runner colours its log lines; the tests read them plain.

@@ -28,34 +28,12 @@ from conftest import LAB, fakegitlab_client, fakegitlab_server
 from test_fakegitlab import call, create_authentication_runner, register_legacy
 
 SERVER = fakegitlab_server
-GIT = ["git", "-c", "user.name=lab", "-c", "user.email=lab@lab.test", "-c", "init.defaultBranch=main"]
 # What network/gitlab.go getFeatures and the shell and docker executors announce (a subset).
 RUNNER_FEATURES = {"variables": True, "image": True, "services": True, "refspecs": True, "masking": True,
                    "trace_reset": True, "trace_checksum": True, "trace_size": True, "cancelable": True,
                    "cancel_gracefully": True, "two_phase_job_commit": True, "job_inputs": True}
 RUNNER_INFO = {"name": "gitlab-runner", "version": "19.4.0", "revision": "fc1f1862", "platform": "linux",
                "architecture": "amd64", "executor": "docker", "shell": "bash", "features": RUNNER_FEATURES}
-
-
-@pytest.fixture
-def bare_repository(tmp_path):
-    """A bare repository: `main` with two commits, an annotated tag `v1` on the first."""
-    work = tmp_path / "work"
-    subprocess.run(GIT + ["init", "-q", str(work)], check=True)
-    (work / "README").write_text("first\n")
-    subprocess.run(GIT + ["-C", str(work), "add", "README"], check=True)
-    subprocess.run(GIT + ["-C", str(work), "commit", "-q", "-m", "first"], check=True)
-    subprocess.run(GIT + ["-C", str(work), "tag", "-a", "v1", "-m", "v1"], check=True)
-    (work / "README").write_text("hello from the lab repository\n")
-    subprocess.run(GIT + ["-C", str(work), "commit", "-q", "-am", "second"], check=True)
-    bare = tmp_path / "served" / "lab.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    subprocess.run(["git", "-C", str(bare), "update-server-info"], check=True)
-
-    def rev(name):
-        return subprocess.run(["git", "-C", str(bare), "rev-parse", name + "^{commit}"], check=True,
-                              capture_output=True, text=True).stdout.strip()
-    return {"path": bare, "main": rev("main"), "v1": rev("v1")}
 
 
 @pytest.fixture

@@ -157,8 +157,8 @@ def test_a_mode_that_lets_others_or_the_group_write_a_secret_is_refused(run_modu
 
 @pytest.mark.parametrize('main, name, text, args', SECRET_FILES, ids=SECRET_FILE_IDS)
 @pytest.mark.parametrize('before', [0o662, 0o622, 0o602, 0o660, 0o620, 0o606])
-def test_an_existing_secret_file_others_or_the_group_may_write_is_tightened_to_0600(run_module, tmp_path, main, name,
-                                                                                   text, args, before):
+def test_an_existing_secret_file_others_or_the_group_may_write_is_tightened_to_0600(
+        run_module, tmp_path, main, name, text, args, before):
     path = write(tmp_path / name, text, before)
     result, failed, warnings = run_module(main, dict(args, path=str(path)), check_mode=True)
     assert not failed and result['changed'] and mode_of(path) == before

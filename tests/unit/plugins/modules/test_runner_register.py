@@ -1013,8 +1013,8 @@ def test_a_runner_that_fails_after_another_was_created_leaves_the_first_in_confi
     assert ('POST', '/api/v4/runners') not in lab.requests()
 
 
-def test_a_runner_of_the_list_created_but_not_verified_is_deleted_again_and_the_others_written(lab, register_all,
-                                                                                              monkeypatch):
+def test_a_runner_of_the_list_created_but_not_verified_is_deleted_again_and_the_others_written(
+        lab, register_all, monkeypatch):
     dummy, token = lab.new_runner()
     refusing_new_tokens(lab, monkeypatch, fakegitlab.ApiError(403, '403 Forbidden'))
     lab.requests()
