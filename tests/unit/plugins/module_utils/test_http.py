@@ -17,6 +17,17 @@ import pytest
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _http
 
 
+def read_head(connection):
+    """The lines of a request's head read from ``connection``, or None when the client closed first."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = connection.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+    return data.split(b'\r\n\r\n')[0].decode('latin-1').split('\r\n')
+
+
 class RecordingServer:
     """Answers every request 200 "ok" and keeps the request heads it read."""
 
@@ -35,13 +46,10 @@ class RecordingServer:
             except OSError:
                 return
             with connection:
-                data = b''
-                while b'\r\n\r\n' not in data:
-                    chunk = connection.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.heads.append(data.split(b'\r\n\r\n')[0].decode('latin-1').split('\r\n'))
+                head = read_head(connection)
+                if head is None:
+                    continue
+                self.heads.append(head)
                 connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Seen: ' + address[0].encode() + b'\r\n\r\nok')
 
     def close(self):
@@ -125,13 +133,10 @@ class TricklingServer:
     def serve(self):
         connection, dummy = self.listener.accept()
         with connection:
-            data = b''
-            while b'\r\n\r\n' not in data:
-                chunk = connection.recv(4096)
-                if not chunk:
-                    return
-                data += chunk
-            self.heads.append(data.split(b'\r\n\r\n')[0].decode('latin-1').split('\r\n'))
+            head = read_head(connection)
+            if head is None:
+                return
+            self.heads.append(head)
             for byte in self.answer:
                 if self.closing.wait(self.interval):
                     return
