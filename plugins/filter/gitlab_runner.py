@@ -25,8 +25,12 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_do
 # Points git at the job's proxy (http.proxy, for every scheme), with the job's own $HTTP_PROXY at job time.
 # Only shell built-ins: git reads its configuration from these variables (git 2.31 and later), so the proxy URL,
 # credentials included, is never an argument of a program, readable in the host's process table; `git config
-# --global http.proxy "$HTTP_PROXY"` would be. The runner runs this script in the shell of its git fetch.
-GIT_PROXY_SCRIPT = 'export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.proxy GIT_CONFIG_VALUE_0="$HTTP_PROXY"'
+# --global http.proxy "$HTTP_PROXY"` would be. The runner runs this script in the shell of its git fetch, after the
+# user's own script of that key: the setting is added after the GIT_CONFIG_* ones that script may have exported
+# (GIT_CONFIG_COUNT, 0 when unset), never in their place, and being the last, it wins over a proxy of theirs.
+GIT_PROXY_SCRIPT = ('export "GIT_CONFIG_KEY_${GIT_CONFIG_COUNT:-0}=http.proxy" '
+                    '"GIT_CONFIG_VALUE_${GIT_CONFIG_COUNT:-0}=$HTTP_PROXY" '
+                    '"GIT_CONFIG_COUNT=$((${GIT_CONFIG_COUNT:-0} + 1))"')
 # gitlab-runner 15.9 added pre_get_sources_script and 17.0 removed pre_clone_script.
 PRE_GET_SOURCES_SINCE = (15, 9)
 # What an item of gitlab_runner_runners may hold: runner_register's options of one runner, but proxy (the

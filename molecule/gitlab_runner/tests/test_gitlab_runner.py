@@ -89,7 +89,7 @@ def test_config_toml_holds_the_three_runners_set_for_the_proxy(host):
         assert environment["HTTP_PROXY"] == environment["http_proxy"] == LOCAL_PROXY, name
         assert environment["NO_PROXY"] == environment["no_proxy"] == "localhost,127.0.0.1,172.17.0.1", name
         assert environment["COMPOSE_PROJECT_NAME"] == "ci-job-${CI_JOB_ID}", name
-        assert entry["pre_get_sources_script"].count("GIT_CONFIG_KEY_0=http.proxy") == 1, name
+        assert entry["pre_get_sources_script"].count("=http.proxy") == 1, name
         assert entry["docker"]["image"] == "behindproxy/job-busybox:lab", name
         assert entry["token"] and entry["id"], name
     assert host.file(CONFIG).mode == 0o600

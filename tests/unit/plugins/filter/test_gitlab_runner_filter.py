@@ -78,6 +78,23 @@ def test_the_git_line_points_git_at_the_jobs_proxy_without_running_a_program(she
     assert (run.returncode, run.stdout, run.stderr) == (0, proxy + '\n', '')
 
 
+@pytest.mark.parametrize('shell', SHELLS, ids=[' '.join(shell) for shell in SHELLS])
+@pytest.mark.parametrize('own', ['', 'export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.sslCAInfo GIT_CONFIG_VALUE_0=/ca.pem',
+                                 'export GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=http.sslCAInfo GIT_CONFIG_VALUE_0=/ca.pem '
+                                 'GIT_CONFIG_KEY_1=http.proxy GIT_CONFIG_VALUE_1=http://users-own:3128'],
+                         ids=['no own settings', 'own CA', 'own CA and proxy'])
+def test_the_git_line_adds_to_the_git_settings_the_users_script_made(shell, own, tmp_path):
+    # The runner runs the user's script and the role's line in one shell: git must see the user's settings and the
+    # job's proxy, which comes last and so wins over a proxy of the user's own.
+    settings = entries([runner(settings={'pre_get_sources_script': own} if own else {})])[0]['settings']
+    script = (settings['pre_get_sources_script']
+              + '\nprintf "%s\\n" "$("$GIT" config --get http.proxy)" "$("$GIT" config --get http.sslCAInfo || :)"')
+    run = subprocess.run([shutil.which(shell[0])] + shell[1:] + ['-ec', script], capture_output=True, text=True,
+                         check=False, env={'PATH': '/nonexistent', 'HOME': str(tmp_path),
+                                           'HTTP_PROXY': PROXY, 'GIT': shutil.which('git')})
+    assert (run.returncode, run.stdout, run.stderr) == (0, '%s\n%s\n' % (PROXY, '/ca.pem' if own else ''), '')
+
+
 def test_the_users_git_script_comes_first_and_an_old_runner_gets_pre_clone_script():
     result = entries([runner(settings={'pre_get_sources_script': 'echo mine'})])
     assert result[0]['settings']['pre_get_sources_script'] == 'echo mine\n' + GIT_PROXY_SCRIPT

@@ -31,6 +31,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.filter.gitlab_runner import (
+    GIT_PROXY_SCRIPT,
     gitlab_runner_entries,
     gitlab_runner_unlisted,
 )
@@ -1162,7 +1163,7 @@ def test_the_roles_entries_filter_output_is_what_the_list_form_takes(lab, regist
     assert 'NO_PROXY=localhost,docker' in entries['legacy']['environment']
     assert entries['legacy']['docker'] == {'privileged': True, 'services': [{'name': 'docker:27-dind', 'alias': 'docker'}]}
     assert entries['legacy']['pre_build_script'] == 'echo dind'
-    assert entries['docker-1']['pre_get_sources_script'].startswith('export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.proxy ')
+    assert entries['docker-1']['pre_get_sources_script'] == GIT_PROXY_SCRIPT
     assert 'COMPOSE_PROJECT_NAME=ci-${CI_JOB_ID}' in entries['docker-1']['environment']
 
     result, failed, dummy = register_all(gitlab_runner_entries(inventory, environment=proxy_environment,
