@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _proxy_strings
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._gitlab_api import bypasses_proxy
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._http import UrlError
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._plain_data import plain as _plain
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_document import normal_url
 
@@ -240,8 +242,18 @@ def _present_entry(runner, entry, proxy_environment, compose_project_name, git_k
     return entry
 
 
+def _service_no_proxy(no_proxy):
+    """The runner service's NO_PROXY as one string, from a string or a list of entries."""
+    if isinstance(no_proxy, str):
+        return no_proxy
+    if isinstance(no_proxy, list) and all(isinstance(entry, str) for entry in no_proxy):
+        return ','.join(no_proxy)
+    raise AnsibleFilterError('gitlab_runner_entries: no_proxy must be a string or a list of strings (the runner '
+                             "service's NO_PROXY), got %s" % type(no_proxy).__name__)
+
+
 def gitlab_runner_entries(runners, environment=None, compose_project_name='', runner_version='',
-                          http_proxy='', https_proxy='', additions=None, remove=None):
+                          http_proxy='', https_proxy='', additions=None, remove=None, no_proxy=''):
     if not isinstance(runners, list):
         raise AnsibleFilterError('gitlab_runner_entries: expected gitlab_runner_runners, a list of runners, got %s'
                                  % type(runners).__name__)
@@ -249,9 +261,16 @@ def gitlab_runner_entries(runners, environment=None, compose_project_name='', ru
         _check_runner(runner)
     additions = _check_additions(additions, runners)
     git_key = _git_key(runner_version)
+    service_no_proxy = _service_no_proxy(no_proxy)
 
     def proxy_for(url):
-        return https_proxy if str(url).startswith('https:') else http_proxy
+        # As the runner service decides (Go's ProxyFromEnvironment with the service's variables): the proxy of the
+        # URL's scheme, none for localhost, loopback and what the service's NO_PROXY names.
+        proxy = https_proxy if str(url).startswith('https:') else http_proxy
+        try:
+            return '' if proxy and bypasses_proxy(url, service_no_proxy) else proxy
+        except UrlError as error:
+            raise AnsibleFilterError('gitlab_runner_entries: %s' % error) from None
 
     entries = []
     for runner in runners:

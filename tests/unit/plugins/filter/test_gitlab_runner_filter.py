@@ -129,6 +129,28 @@ def test_runners_to_remove_are_added_as_absent_with_the_proxy_of_their_scheme():
                          'proxy': 'http://http-proxy:3128'}
 
 
+@pytest.mark.parametrize('no_proxy, url, direct', [
+    ('gitlab.example.com', 'https://gitlab.example.com/', True),
+    (['localhost', '.example.com'], 'https://gitlab.example.com/', True),
+    ('example.com:8443', 'https://gitlab.example.com/', False),
+    ('example.com:443', 'https://gitlab.example.com/', True),
+    ('10.1.0.0/16', 'https://10.1.2.3/', True),
+    ('gitlab.example', 'https://gitlab.example.com/', False),
+    ('', 'http://localhost:8080/', True),
+    ('', 'https://[::ffff:127.0.0.1]/', True),
+])
+def test_registration_goes_direct_exactly_where_the_runner_service_does(no_proxy, url, direct):
+    # The service decides with Go's ProxyFromEnvironment and its own NO_PROXY; so does the registration.
+    result = entries([runner(url=url)], no_proxy=no_proxy,
+                     remove=[{'name': 'old', 'url': url}])
+    assert [entry['proxy'] for entry in result] == ['' if direct else PROXY] * 2
+
+
+def test_the_service_no_proxy_is_checked_like_a_url():
+    with pytest.raises(AnsibleFilterError, match=r"no_proxy must be a string or a list of strings"):
+        entries([runner()], no_proxy={'gitlab.example.com': True})
+
+
 # ------------------------------------------------------------------ additions
 
 def test_no_proxy_additions_go_into_both_cases_without_duplicates():

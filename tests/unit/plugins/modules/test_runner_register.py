@@ -1172,6 +1172,25 @@ def test_the_roles_entries_filter_output_is_what_the_list_form_takes(lab, regist
     assert not failed and not result['changed']
 
 
+def test_a_runner_whose_gitlab_the_services_no_proxy_names_registers_directly(lab, register_all):
+    # The runner service (Go's ProxyFromEnvironment) reaches a GitLab that its NO_PROXY names directly: so must its
+    # registration. This host cannot resolve the lab's names, so going direct shows as "(directly)" and nothing at
+    # the proxy, which resolves them; the runner that NO_PROXY does not name goes through the proxy.
+    proxy = RecordingProxy(hosts={'gitlab.lab.test': '127.0.0.1', 'gitlab.corp.test': '127.0.0.1'})
+    internal_url = lab.url.replace('127.0.0.1', 'gitlab.corp.test')
+    outside_url = lab.url.replace('127.0.0.1', 'gitlab.lab.test')
+    try:
+        inventory = [dict(name='outside', url=outside_url, token=lab.new_runner()[1]),
+                     dict(name='internal', url=internal_url, token=lab.new_runner()[1])]
+        runners = gitlab_runner_entries(inventory, http_proxy='http://127.0.0.1:%d' % proxy.port,
+                                        no_proxy=['localhost', '127.0.0.1', '.corp.test'])
+        result, failed, dummy = register_all(runners)
+    finally:
+        proxy.close()
+    assert failed and 'no answer from %s (directly)' % internal_url.rstrip('/') in result['msg']
+    assert proxy.lines == ['POST %sapi/v4/runners/verify HTTP/1.1' % outside_url]
+
+
 def test_after_gitlab_moved_the_role_removes_the_entry_and_token_left_at_the_old_url(lab, register_all):
     old_url = lab.url.replace('127.0.0.1', 'localhost')
     old_id, old_token = lab.new_runner()
