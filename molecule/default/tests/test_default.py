@@ -1,0 +1,88 @@
+# Copyright: (c) 2026, behindproxy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The full proof on a host converged by site.yml from one statement of the proxy.
+
+One pipeline's worth of jobs on the real gitlab-runner 19.4.0, and for each
+hop the corp-proxy log line that shows it went through cntlm as the
+configured NTLM user (tests/lab/proof.py, which `make demo` prints). Then a
+control: the same jobs on a runner without what the collection adds for the
+proxy fail, each for the reason expected.
+"""
+
+import json
+import time
+
+import labtest
+import proof
+
+LAB = labtest.lab_env()
+HOST = "behindproxy-default-host"
+FILE_SHA256 = LAB["files"]["test_file_sha256"]
+CONTROL = "control"
+# What the collection adds to a runner's entry for the proxy; the control has none of it.
+PROXY_KEYS = ("pre_get_sources_script", "pre_clone_script", "pre_build_script")
+PROXY_VARIABLES = {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
+
+
+def runner_entries(host):
+    script = "import json, sys, tomllib; print(json.dumps(tomllib.load(open(sys.argv[1], 'rb')), default=str))"
+    document = json.loads(host.check_output(f"python3 -c \"{script}\" {proof.CONFIG}"))
+    return {entry["name"]: entry for entry in document.get("runners", [])}
+
+
+def test_one_pipeline_goes_through_cntlm_as_the_ntlm_user_at_every_hop(host):
+    result, hops = proof.run_pipeline(HOST)
+    report = proof.report(hops)
+    assert result["status"] == "success", result.get("trace", "")[-4000:] + "\n" + report
+    # The job's own fetch and the build's RUN fetch both got the file.
+    assert result["trace"].count(FILE_SHA256) >= 2, result["trace"][-4000:]
+    assert [hop.name for hop in hops if not hop.proven] == [], report
+    names = {hop.name for hop in hops}
+    assert names == {"runner service -> GitLab", "dockerd -> registry", "mirror -> upstream", "job -> git",
+                     "job -> files", "dind build -> files", "dind -> mirror"}
+
+
+def control_settings(entry):
+    """The dind-service runner's docker settings and variables, without any of the proxy's."""
+    environment = [item for item in entry.get("environment", []) if item.split("=", 1)[0] not in PROXY_VARIABLES]
+    return {"docker": entry["docker"]}, environment
+
+
+def run_control_job(script, repo_url=None):
+    gitlab = labtest.gitlab()
+    job = gitlab.queue_job(script, repo_url=repo_url, tags=[CONTROL])
+    return gitlab.wait_for_job_result(job, timeout=300)
+
+
+def test_the_same_jobs_on_a_runner_without_the_proxy_settings_fail_each_for_its_reason(host):
+    entry = runner_entries(host)[proof.DIND_RUNNER_TAG]
+    settings, environment = control_settings(entry)
+    control = {"name": CONTROL, "url": LAB["gitlab"]["http_url"], "tags": [CONTROL],
+               "registration_token": "GR1348941lab-registration-token",
+               "settings": settings, "environment": environment}
+    registered = labtest.run_playbook("control-runner.yml", {"lab_control": control})
+    assert registered.returncode == 0, registered.stdout[-3000:]
+    try:
+        written = runner_entries(host)[CONTROL]
+        assert not set(written) & set(PROXY_KEYS), written
+        assert not {item.split("=", 1)[0] for item in written.get("environment", [])} & PROXY_VARIABLES, written
+        time.sleep(4)  # the runner rereads config.toml every 3 s
+        lab = LAB
+        script = proof.pipeline_script(lab)
+        clone = run_control_job(["true"], repo_url=lab["git"]["url"])
+        fetch = run_control_job([script[0]])
+        pull = run_control_job([script[1]])
+        build = run_control_job(script[2:])
+    finally:
+        removed = labtest.run_playbook("control-runner.yml", {"lab_control": dict(control, state="absent")})
+        assert removed.returncode == 0, removed.stdout[-3000:]
+    git_host = lab["git"]["url"].split("/")[2]
+    file_host = lab["files"]["url"].split("/")[2]
+    # Job containers reach nothing outside the corp network but through the
+    # proxy; without it the names of the outside do not even resolve.
+    assert clone["status"] == "failed" and f"Could not resolve host: {git_host}" in clone["trace"], clone["trace"][-3000:]
+    assert fetch["status"] == "failed" and f"Could not resolve host: {file_host}" in fetch["trace"], fetch["trace"][-3000:]
+    assert build["status"] == "failed" and f"Could not resolve host: {file_host}" in build["trace"], build["trace"][-3000:]
+    # The pull still works: the dind daemon reaches the mirror directly, and
+    # only the mirror needs the proxy (the dind -> mirror hop of the proof).
+    assert pull["status"] == "success", pull["trace"][-3000:]
