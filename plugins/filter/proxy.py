@@ -4,7 +4,7 @@
 
 """The collection's proxy and cntlm filters.
 
-Thin wrappers: the logic lives in module_utils (_proxy_strings, _ntlm_hashes)
+Thin wrappers: the logic lives in module_utils (_proxy_strings, _ntlm_hashes, _proxy_plan)
 so that modules can reuse it. Each filter's documentation is in the YAML
 file of the same name beside this one.
 """
@@ -14,7 +14,9 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _masking
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _ntlm_hashes
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _proxy_plan
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _proxy_strings
 
 display = Display()
@@ -62,6 +64,31 @@ def cntlm_hashes(password, username, domain="", version="0.92.3"):
     return hashes
 
 
+def proxy_plan(statement, docker0=""):
+    try:
+        plan, warnings = _proxy_plan.proxy_plan(statement, docker0=docker0)
+    except ValueError as error:
+        # The messages name keys and values but never the password.
+        raise AnsibleFilterError("proxy_plan: %s" % error) from None
+    for warning in warnings:
+        display.warning("proxy_plan: %s" % warning)
+    return plan
+
+
+def proxy_credentials(value):
+    # The URL reading of the masking code (user info up to the last "@", a
+    # proxy without a scheme read as http://), so that what is kept out of
+    # logs and what is written 0600 are decided alike.
+    return bool(_masking.secret_values(value, ()))
+
+
+def cntlm_config_problems(values, plaintext_password=False):
+    try:
+        return _proxy_plan.cntlm_config_problems(values, plaintext_password=plaintext_password)
+    except ValueError as error:
+        raise AnsibleFilterError("cntlm_config_problems: %s" % error) from None
+
+
 class FilterModule:
     """Proxy and cntlm filters of behindproxy.gitlab_runner."""
 
@@ -71,4 +98,7 @@ class FilterModule:
             "proxy_env": proxy_env,
             "no_proxy": no_proxy,
             "cntlm_hashes": cntlm_hashes,
+            "proxy_plan": proxy_plan,
+            "cntlm_config_problems": cntlm_config_problems,
+            "proxy_credentials": proxy_credentials,
         }

@@ -31,8 +31,9 @@ def warnings(monkeypatch):
     return shown
 
 
-def test_filter_module_exposes_the_four_filters():
-    assert sorted(FILTERS) == ["cntlm_hashes", "docker_proxy_script", "no_proxy", "proxy_env"]
+def test_filter_module_exposes_its_filters():
+    assert sorted(FILTERS) == ["cntlm_config_problems", "cntlm_hashes", "docker_proxy_script", "no_proxy",
+                               "proxy_credentials", "proxy_env", "proxy_plan"]
 
 
 @pytest.mark.parametrize("name", sorted(FILTERS))
