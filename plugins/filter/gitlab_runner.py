@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _proxy_strings
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._apt import apt_proxy_configuration
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._gitlab_api import bypasses_proxy
-from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._http import UrlError
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._http import UrlError, parse_url
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._plain_data import plain as _plain
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._toml_document import normal_url
 
@@ -305,8 +306,25 @@ def gitlab_runner_unlisted(in_config, runners):
             and not (entry.get('url') is None and entry.get('name') in listed_names)]
 
 
+def gitlab_runner_apt_proxy(repository_proxy, repository_url, key_url):
+    """The apt.conf lines that send apt to the repository's host through ``repository_proxy`` ('' for none).
+
+    Checks the role's repository variables on the way, each error naming
+    its variable with the URL's password masked: the repository URL without
+    credentials (a source list is readable by all), the key URL an http(s)
+    URL, the proxy one that apt.conf can carry in a quoted value.
+    """
+    try:
+        parse_url(key_url, 'gitlab_runner_repository_key_url')
+        return apt_proxy_configuration(repository_url, repository_proxy, 'gitlab_runner_repository_url',
+                                       'gitlab_runner_repository_proxy')
+    except (ValueError, UrlError) as error:
+        raise AnsibleFilterError('gitlab_runner_apt_proxy: %s' % error) from None
+
+
 class FilterModule:
     """gitlab_runner role filters of behindproxy.gitlab_runner."""
 
     def filters(self):
-        return {'gitlab_runner_entries': gitlab_runner_entries, 'gitlab_runner_unlisted': gitlab_runner_unlisted}
+        return {'gitlab_runner_entries': gitlab_runner_entries, 'gitlab_runner_unlisted': gitlab_runner_unlisted,
+                'gitlab_runner_apt_proxy': gitlab_runner_apt_proxy}

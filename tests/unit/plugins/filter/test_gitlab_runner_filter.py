@@ -23,6 +23,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.behindproxy.gitlab_runner.plugins.filter.gitlab_runner import (
     GIT_PROXY_SCRIPT,
     FilterModule,
+    gitlab_runner_apt_proxy,
     gitlab_runner_entries,
     gitlab_runner_unlisted,
 )
@@ -357,3 +358,30 @@ def test_the_roles_listing_removes_the_entry_left_at_the_old_url():
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(run.stdout)['plays'][0]['tasks'][0]['hosts']['localhost']
     assert result['msg'] == [MOVED[0], MOVED[2]]
+
+
+# ------------------------------------------------------------------ apt proxy
+
+PACKAGES = 'https://packages.gitlab.com/runner/gitlab-runner/debian/'
+KEY_URL = 'https://packages.gitlab.com/runner/gitlab-runner/gpgkey'
+
+
+def test_the_apt_proxy_names_the_repository_host_alone():
+    assert gitlab_runner_apt_proxy('http://127.0.0.1:3128', PACKAGES, KEY_URL) == (
+        'Acquire::http::Proxy::packages.gitlab.com "http://127.0.0.1:3128";\n'
+        'Acquire::https::Proxy::packages.gitlab.com "http://127.0.0.1:3128";\n')
+    assert gitlab_runner_apt_proxy('', PACKAGES, KEY_URL) == ''
+
+
+@pytest.mark.parametrize('proxy, repository_url, key_url, words', [
+    ('http://x";APT::Update::Pre-Invoke {"id";};//', PACKAGES, KEY_URL, ['gitlab_runner_repository_proxy']),
+    ('http://svc:Pa"Secret@proxy:8080', PACKAGES, KEY_URL, ['gitlab_runner_repository_proxy', '%22']),
+    ('', 'https://svc:Pa-Secret@packages.gitlab.com/', KEY_URL, ['gitlab_runner_repository_url', 'auth.conf.d']),
+    ('', PACKAGES, 'ftp://svc:Pa-Secret@packages.gitlab.com/key', ['gitlab_runner_repository_key_url', 'svc:****']),
+])
+def test_repository_variables_apt_cannot_take_are_named_without_their_passwords(proxy, repository_url, key_url, words):
+    with pytest.raises(AnsibleFilterError) as raised:
+        gitlab_runner_apt_proxy(proxy, repository_url, key_url)
+    for word in words:
+        assert word in str(raised.value)
+    assert 'Secret' not in str(raised.value)

@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, behindproxy developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""_apt: the proxy line apt.conf can carry, repository URLs without credentials, and the take-over of sources.
+
+What apt makes of the files is asked of apt itself (apt-config, apt-cache with
+its directories pointed at a temporary folder), where it is installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._apt import (
+    apt_proxy_configuration,
+    checked_repository_url,
+    deb822_sources,
+    one_line_source,
+    one_line_sources,
+    repository_key,
+    taken_over,
+)
+
+REPOSITORY = 'https://packages.gitlab.com/runner/gitlab-runner/debian/'
+OWN = '/etc/apt/sources.list.d/gitlab-runner.list'
+SECRET = 'S3cret-Pr0xy'
+needs_apt = pytest.mark.skipif(not shutil.which('apt-config'), reason='apt is not installed here')
+
+
+def apt_config_dump(tmp_path, text):
+    path = tmp_path / 'proxy.conf'
+    path.write_text(text)
+    run = subprocess.run(['apt-config', '-c', str(path), 'dump'], capture_output=True, text=True, check=False,
+                         env={'PATH': '/usr/bin:/bin', 'APT_CONFIG': str(path)})
+    return run.returncode, run.stdout + run.stderr
+
+
+# ------------------------------------------------------------ apt.conf proxy
+
+@pytest.mark.parametrize('proxy', [
+    'http://x";APT::Update::Pre-Invoke {"touch /tmp/pwned";};//',
+    'http://svc:pa"ss@proxy.corp.test:8080',
+    'http://svc:a;b@proxy.corp.test:8080',
+    'http://svc:a{b}@proxy.corp.test:8080',
+    'http://svc:$(id)@proxy.corp.test:8080',
+    'http://svc:a#b@proxy.corp.test:8080',
+    'http://svc:a\\b@proxy.corp.test:8080',
+    'http://svc:p@ss@proxy.corp.test:8080',
+    'http://proxy.corp.test:8080/path',
+    'http://proxy.corp.test:8080;',
+])
+def test_what_apt_conf_cannot_carry_is_refused_naming_the_variable(proxy):
+    with pytest.raises(ValueError) as raised:
+        apt_proxy_configuration(REPOSITORY, proxy, 'gitlab_runner_repository_url', 'gitlab_runner_repository_proxy')
+    message = str(raised.value)
+    assert message.startswith('gitlab_runner_repository_proxy')
+    assert 'pa"ss' not in message and '$(id)' not in message and 'p@ss' not in message
+
+
+def test_a_password_apt_conf_cannot_carry_is_refused_with_how_to_write_it():
+    with pytest.raises(ValueError) as raised:
+        apt_proxy_configuration(REPOSITORY, 'http://svc:%s"@proxy.corp.test:8080' % SECRET, 'u', 'p')
+    message = str(raised.value)
+    assert 'percent-encode' in message and '%22' in message and 'account without it' in message
+    assert SECRET not in message
+
+
+@needs_apt
+@pytest.mark.parametrize('proxy', [
+    'http://127.0.0.1:3128',
+    'http://127.0.0.1:3128/',
+    'http://svc:%s@proxy.corp.test:8080' % SECRET,
+    "http://CORP%5Csvc:it's(a)!&*+,=~pass@proxy.corp.test:8080",
+    'http://svc:pa%22ss%3B%7B%7D%24%23%40@[2001:db8::8]:8080',
+])
+def test_an_accepted_proxy_is_read_back_by_apt_exactly_and_adds_nothing(tmp_path, proxy):
+    code, dump = apt_config_dump(tmp_path, apt_proxy_configuration(REPOSITORY, proxy))
+    assert code == 0, dump
+    assert dump.count('Acquire::http::Proxy::packages.gitlab.com "%s";' % proxy) == 1
+    assert dump.count('Acquire::https::Proxy::packages.gitlab.com "%s";' % proxy) == 1
+    assert 'Pre-Invoke' not in dump and 'pwned' not in dump
+
+
+@needs_apt
+def test_the_old_check_let_a_proxy_add_a_command_apt_runs_as_root(tmp_path):
+    # What the role's preflight pattern accepted and its template wrote: apt reads a Pre-Invoke command from it.
+    proxy = 'http://x";APT::Update::Pre-Invoke {"touch /tmp/pwned";};//'
+    code, dump = apt_config_dump(tmp_path, 'Acquire::http::Proxy::packages.gitlab.com "%s";\n' % proxy)
+    assert 'APT::Update::Pre-Invoke' in dump
+    with pytest.raises(ValueError):
+        apt_proxy_configuration(REPOSITORY, proxy)
+
+
+def test_no_proxy_writes_nothing():
+    assert apt_proxy_configuration(REPOSITORY, '') == ''
+
+
+def test_a_repository_url_with_credentials_is_refused_pointing_to_auth_conf_d():
+    with pytest.raises(ValueError) as raised:
+        checked_repository_url('https://deploy:%s@packages.corp.test/runner/' % SECRET, 'gitlab_runner_repository_url')
+    message = str(raised.value)
+    assert message.startswith('gitlab_runner_repository_url') and '/etc/apt/auth.conf.d/' in message
+    assert '0600' in message and SECRET not in message
+    # A raw '@' in the password: the user info ends at the last '@', and the password is still masked.
+    with pytest.raises(ValueError) as raised:
+        checked_repository_url('https://deploy:p@%s@packages.corp.test/' % SECRET, 'gitlab_runner_repository_url')
+    assert SECRET not in str(raised.value)
+
+
+# ------------------------------------------------------------------ sources
+
+GITLAB_SCRIPT_LIST = (
+    '# this file was generated by packages.gitlab.com for\n'
+    '# the repository at https://packages.gitlab.com/runner/gitlab-runner\n'
+    '\n'
+    'deb [signed-by=/usr/share/keyrings/runner_gitlab-runner-archive-keyring.gpg] '
+    'https://packages.gitlab.com/runner/gitlab-runner/debian/ bookworm main\n'
+    'deb-src [signed-by=/usr/share/keyrings/runner_gitlab-runner-archive-keyring.gpg] '
+    'https://packages.gitlab.com/runner/gitlab-runner/debian/ bookworm main\n')
+
+MIXED_SOURCES = (
+    'Types: deb\n'
+    'URIs: http://deb.debian.org/debian\n'
+    'Suites: bookworm\n'
+    'Components: main\n'
+    '\n'
+    '# the runner\n'
+    'Types: deb\n'
+    'URIs: https://packages.gitlab.com/runner/gitlab-runner/debian\n'
+    'Suites: bookworm\n'
+    'Components: main\n'
+    'Signed-By: /usr/share/keyrings/runner_gitlab-runner-archive-keyring.gpg\n')
+
+
+def test_sources_are_read_in_both_forms():
+    assert [source.uris for source in one_line_sources(GITLAB_SCRIPT_LIST)] == [(REPOSITORY,)] * 2
+    assert [source.uris for source in one_line_sources('deb [ arch=amd64 signed-by=/k ] http://a/ x main # c\n'
+                                                       '# deb http://b/ x main\nrubbish\n')] == [('http://a/',)]
+    stanzas = deb822_sources(MIXED_SOURCES + '\nTypes: deb\nURIs: http://c/\n  http://d/\nSuites: x\nEnabled: no\n')
+    assert [(source.first, source.last, source.uris, source.enabled) for source in stanzas] == [
+        (0, 3, ('http://deb.debian.org/debian',), True),
+        (6, 10, ('https://packages.gitlab.com/runner/gitlab-runner/debian',), True),
+        (12, 16, ('http://c/', 'http://d/'), False)]
+
+
+def test_one_repository_is_its_host_port_and_path_whatever_the_scheme_or_trailing_slash():
+    assert repository_key(REPOSITORY) == repository_key('http://Packages.GitLab.com:80/runner/gitlab-runner/debian')
+    assert repository_key(REPOSITORY) == repository_key('mirror+https://packages.gitlab.com:443/runner/gitlab-runner/debian')
+    assert repository_key(REPOSITORY) != repository_key('https://packages.gitlab.com:8443/runner/gitlab-runner/debian')
+    assert repository_key(REPOSITORY) != repository_key('https://packages.gitlab.com/runner/gitlab-runner/ubuntu/')
+    assert repository_key('cdrom:[Debian]/') is None
+
+
+def test_the_gitlab_scripts_list_is_commented_out_saying_where_the_source_is_now():
+    text, taken = taken_over('/etc/apt/sources.list.d/runner_gitlab-runner.list', GITLAB_SCRIPT_LIST, REPOSITORY, OWN)
+    assert taken == GITLAB_SCRIPT_LIST.splitlines()[3:]
+    assert one_line_sources(text) == []
+    assert text.count('Taken over by behindproxy.gitlab_runner: this repository\'s one source is in %s' % OWN) == 2
+    assert taken_over('/x.list', text, REPOSITORY, OWN) == (text, [])
+
+
+def test_a_stanza_of_the_repository_is_commented_out_and_the_others_kept():
+    text, taken = taken_over('/etc/apt/sources.list.d/mixed.sources', MIXED_SOURCES, REPOSITORY, OWN)
+    assert [source.uris for source in deb822_sources(text)] == [('http://deb.debian.org/debian',)]
+    assert taken == MIXED_SOURCES.splitlines()[6:]
+    assert text.startswith(MIXED_SOURCES.split('# the runner')[0])
+
+
+def test_a_stanza_that_names_other_repositories_too_is_an_error_naming_the_file():
+    text = 'Types: deb\nURIs: http://deb.debian.org/debian %s\nSuites: bookworm\n' % REPOSITORY
+    with pytest.raises(ValueError, match=r'/etc/apt/sources.list.d/debian.sources line 1 .* other repositories '
+                                         r'\(http://deb.debian.org/debian\)'):
+        taken_over('/etc/apt/sources.list.d/debian.sources', text, REPOSITORY, OWN)
+
+
+def test_a_disabled_stanza_and_other_repositories_are_left_alone():
+    text = 'Types: deb\nURIs: %s\nSuites: bookworm\nEnabled: no\n' % REPOSITORY
+    assert taken_over('/a.sources', text, REPOSITORY, OWN) == (text, [])
+    other = 'deb https://packages.gitlab.com/gitlab/gitlab-ce/debian/ bookworm main\n'
+    assert taken_over('/a.list', other, REPOSITORY, OWN) == (other, [])
+
+
+@needs_apt
+def test_after_the_take_over_apt_reads_the_sources_where_it_refused_them(tmp_path):
+    parts = tmp_path / 'sources.list.d'
+    parts.mkdir()
+    (tmp_path / 'lists' / 'partial').mkdir(parents=True)
+    (tmp_path / 'sources.list').write_text('')
+    files = {parts / 'runner_gitlab-runner.list': GITLAB_SCRIPT_LIST, parts / 'mixed.sources': MIXED_SOURCES}
+    for path, text in files.items():
+        path.write_text(text)
+    own = parts / 'gitlab-runner.list'
+    own.write_text(one_line_source(REPOSITORY, 'bookworm', ['main'], '/etc/apt/keyrings/gitlab-runner.asc'))
+
+    def policy():
+        return subprocess.run(['apt-cache', '-o', 'Dir::Etc::sourcelist=%s' % (tmp_path / 'sources.list'),
+                               '-o', 'Dir::Etc::sourceparts=%s' % parts, '-o', 'Dir::State::Lists=%s' % (tmp_path / 'lists'),
+                               'policy'], capture_output=True, text=True, check=False)
+
+    refused = policy()
+    assert 'Conflicting values set for option Signed-By' in refused.stderr
+    for path, text in files.items():
+        path.write_text(taken_over(str(path), text, REPOSITORY, str(own))[0])
+    read = policy()
+    assert (read.returncode, read.stderr) == (0, '')
+
+
+@pytest.mark.parametrize('suite, components, signed_by', [
+    ('book worm', ['main'], '/k'), ('bookworm', [], '/k'), ('bookworm', ['ma in'], '/k'), ('bookworm', ['main'], '/k]'),
+])
+def test_a_source_line_refuses_parts_that_do_not_fit_it(suite, components, signed_by):
+    with pytest.raises(ValueError):
+        one_line_source(REPOSITORY, suite, components, signed_by)
