@@ -189,13 +189,14 @@ def _checked_no_proxy_entry(entry, what):
     value = entry.strip()
     if not value:
         raise ValueError("%s is empty: expected %s" % (what, expected))
-    if value == "*":
-        raise ValueError("%s is '*', which would bypass the proxy for everything: leave %s out instead "
-                         "(no statement, no proxy)" % (what, STATEMENT))
+    network = _ip_network(value)
+    if value == "*" or (network is not None and network.prefixlen == 0):
+        raise ValueError("%s is %r, which would bypass the proxy for everything: leave %s out instead "
+                         "(no statement, no proxy)" % (what, value, STATEMENT))
     bad = _NOT_IN_NO_PROXY_ENTRY.search(value) or _CONTROL.search(value)
     if bad:
         raise ValueError("%s %r has %r: expected %s, one per list item" % (what, value, bad.group(), expected))
-    if _ip_network(value) is not None:
+    if network is not None:
         return value
     host = value[2:] if value.startswith("*.") else value[1:] if value.startswith(".") else value
     if "/" in host:
@@ -337,8 +338,6 @@ def cntlm_no_proxy(entries):
 def _ipv4_globs(network):
     """``10.*`` for 10.0.0.0/8; a prefix between octets is split into the whole-octet ranges it covers."""
     whole_octets = min(-(-network.prefixlen // 8), 4)
-    if whole_octets == 0:
-        return ["*"]
     globs = []
     for subnet in network.subnets(new_prefix=whole_octets * 8):
         octets = str(subnet.network_address).split(".")[:whole_octets]

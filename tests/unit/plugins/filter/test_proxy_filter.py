@@ -118,6 +118,52 @@ def test_cntlm_hashes_errors_never_show_the_password(arguments, message):
     assert error.value.__cause__ is None and error.value.__suppress_context__
 
 
+STATEMENT = {"upstreams": ["proxy.corp.example:8080", "backup.corp.example:8080"], "auth": "basic",
+             "username": "svc", "password": "S3cret@pass"}
+
+
+def test_proxy_plan_filter_gives_the_plan_and_shows_its_warnings(warnings):
+    plan = FILTERS["proxy_plan"](STATEMENT, docker0="172.17.0.1")
+    assert plan["host_proxy"] == "http://svc:S3cret%40pass@proxy.corp.example:8080"
+    assert warnings == ["proxy_plan: behindproxy_proxy.upstreams lists 2 proxies, but without cntlm (auth basic) "
+                        "only the first, proxy.corp.example:8080, is used"]
+
+
+def test_proxy_plan_without_a_statement_is_disabled():
+    assert FILTERS["proxy_plan"](None)["enabled"] is False
+
+
+def test_proxy_plan_error_is_a_filter_error_without_the_password():
+    with pytest.raises(AnsibleFilterError) as raised:
+        FILTERS["proxy_plan"](dict(STATEMENT, domain="CORP"))
+    assert str(raised.value).startswith("proxy_plan: behindproxy_proxy.domain applies to auth ntlm only")
+    assert "S3cret" not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+@pytest.mark.parametrize("value, expected", [
+    ({"HTTP_PROXY": "http://svc:p%40ss@proxy.corp.example:8080"}, True),
+    ({"HTTP_PROXY": "http://svc:p@ss@proxy.corp.example:8080", "NO_PROXY": "localhost"}, True),
+    ({"https_proxy": "svc:pw@proxy.corp.example:8080"}, True),
+    ([{"nested": ["ftp://u:pw@ftp.example"]}], True),
+    ({"HTTP_PROXY": "http://127.0.0.1:3128", "NO_PROXY": "localhost,127.0.0.1"}, False),
+    ({"HTTP_PROXY": "http://svc@proxy.corp.example:8080"}, False),
+    ({"NO_PROXY": "user:pw@host"}, False),
+    ({}, False),
+])
+def test_proxy_credentials_reads_urls_as_go_does(value, expected):
+    assert FILTERS["proxy_credentials"](value) is expected
+
+
+def test_cntlm_config_problems_filter():
+    assert FILTERS["cntlm_config_problems"]({"cntlm_password": "a#b"}) == []
+    assert FILTERS["cntlm_config_problems"]({"cntlm_password": "a#b"}, plaintext_password=True) == [
+        "cntlm_password has a '#': cntlm's parser cuts every line at '#', so it would read only what comes before "
+        "it; expected a value without '#'"]
+    with pytest.raises(AnsibleFilterError, match="^cntlm_config_problems: cntlm_config_problems takes a mapping"):
+        FILTERS["cntlm_config_problems"]("cntlm_username")
+
+
 PLAYBOOK = """
 - hosts: localhost
   gather_facts: false
