@@ -225,8 +225,8 @@ PREFLIGHT_CASES = {
     "small-data-root": (host_facts(mounts=(("/", 80 * GIB), ("/var/lib/docker", 2 * GIB))), {},
                         "on /var/lib/docker with 2.0 GiB free"),
     "small-root": (host_facts(mounts=(("/", 2 * GIB),)), {}, "on / with 2.0 GiB free"),
-    # A mount whose path merely starts like the data root's is another directory.
-    "lookalike-mount": (host_facts(mounts=(("/", 2 * GIB), ("/var/lib/docker-old", 80 * GIB))), {},
+    # A mount whose path the data root's merely starts with is another directory.
+    "lookalike-mount": (host_facts(mounts=(("/", 2 * GIB), ("/var/lib/dock", 80 * GIB))), {},
                         "on / with 2.0 GiB free"),
     # A mount point mounted over: the one listed last is the one seen.
     "mounted-over": (host_facts(mounts=(("/", 2 * GIB), ("/var", 1 * GIB), ("/var", 50 * GIB))), {}, None),
