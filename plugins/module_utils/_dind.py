@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 from collections.abc import Mapping
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _proxy_strings
@@ -51,9 +52,15 @@ def address_pool(pool, size):
 
 
 def url_host(url):
-    """The host part of an http(s) URL, '' when there is none."""
-    match = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@\s]*@)?(\[[^\]]*\]|[^/:\s]*)", url or "")
-    return match.group(1).strip("[]") if match else ""
+    """The host part of a URL, '' when there is none.
+
+    Read as Go's url.Parse reads it (dockerd, the runner): the user info ends
+    at the LAST "@" of the authority, so a password may hold "@".
+    """
+    try:
+        return urllib.parse.urlsplit(url or "").hostname or ""
+    except ValueError:
+        return ""
 
 
 def check_pool_avoids(network, addresses):

@@ -86,6 +86,19 @@ class TestAddressPool:
             additions({"b": {}}, avoid=avoid)
         assert "secret" not in str(error.value)
 
+    def test_a_proxy_password_with_an_at_sign_does_not_hide_the_proxy_s_address(self):
+        # Go reads the user info up to the LAST "@": the proxy is 172.31.0.7.
+        with pytest.raises(ValueError, match=r"holds 172\.31\.0\.7, the address of proxy") as error:
+            additions({"b": {}}, avoid={"proxy": "http://svc:p@ss@172.31.0.7:3128"})
+        assert "p@ss" not in str(error.value)
+
+    @pytest.mark.parametrize("url, host", [
+        ("http://svc:p@ss@proxy.corp:3128", "proxy.corp"), ("http://[fd00::1]:5000/", "fd00::1"),
+        ("http://172.17.0.1:5000", "172.17.0.1"), ("no url", ""), ("http://[fd00::1", ""),
+    ])
+    def test_url_host_reads_the_host_as_go_does(self, url, host):
+        assert _dind.url_host(url) == host
+
     def test_a_pool_that_holds_the_mirror_is_refused(self):
         with pytest.raises(ValueError, match="the registry mirror"):
             additions({"b": {}}, pool="172.17.0.0/16", mirror=MIRROR)
