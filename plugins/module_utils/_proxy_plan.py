@@ -86,19 +86,20 @@ def cntlm_config_problems(values, plaintext_password=False):
     cntlm reads ``Key value`` lines and cuts each line at ``#``: a value with a
     line break would add settings of its own, one with ``#`` would be cut
     short. Every value is checked, the items of a list and the keys and items
-    of a mapping too; a name holding "password" is a secret (its value never
-    appears in a message) and is written only when ``plaintext_password``
-    (otherwise cntlm gets hashes, which any password gives, but a line break
-    is still refused: it cannot be meant). Returns a list of messages, each
-    naming the variable and saying what is expected; empty when all is well.
+    of a mapping too. A name holding "pass" (the password, the PassNT...
+    hashes) is a secret: its value never appears in a message. A name holding
+    "password" is written only when ``plaintext_password`` (otherwise cntlm
+    gets hashes, which any password gives, but a line break is still refused:
+    it cannot be meant). Returns a list of messages, each naming the variable
+    and saying what is expected; empty when all is well.
     """
     if not isinstance(values, Mapping):
         raise ValueError("cntlm_config_problems takes a mapping of variable names to values, got %s"
                          % type(values).__name__)
     problems = []
     for name, value in values.items():
-        secret = "password" in str(name).lower()
-        if secret and not plaintext_password:
+        secret = "pass" in str(name).lower()
+        if "password" in str(name).lower() and not plaintext_password:
             if isinstance(value, str) and _LINE_BREAK.search(value):
                 problems.append("%s has a line break; expected a password on one line" % name)
             continue

@@ -219,3 +219,17 @@ def test_gateway_mode_lets_docker_networks_in_and_denies_the_lan(runner_host, pe
     assert written_settings(runner_host)["Listen"] == [f"{docker0}:3128", "127.0.0.1:3128"]
     closed = peer.run(f"curl -sS -o /dev/null --max-time 5 -x http://{corp_address}:3128 {TEST_FILE}")
     assert closed.rc != 0, "cntlm still answers the LAN after gateway mode was switched off"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"cntlm_username": "runner\nListen\t0.0.0.0:3128"}, "cntlm_username 'runner\\nListen\\t0.0.0.0:3128' has a line break"),
+    ({"cntlm_plaintext_password": True, "lab_cntlm_password": "Plain-S3cret#cut-here"}, "cntlm_password has a '#'"),
+])
+def test_a_value_cntlm_conf_cannot_carry_fails_before_anything_is_written(runner_host, bad, message):
+    before = runner_host.file(CNTLM_CONF).sha256sum
+    refused = labtest.run_playbook("converge.yml", bad)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert message in output
+    assert "Plain-S3cret" not in output
+    assert runner_host.file(CNTLM_CONF).sha256sum == before

@@ -9,7 +9,11 @@ import proxylog
 
 LAB = labtest.lab_env()
 HOST = "behindproxy-dockerproxy-host"
-LOCAL_PROXY = "http://172.17.0.1:3128"
+# Derived from the scenario's behindproxy_proxy (auth ntlm): dockerd reaches
+# cntlm on loopback, containers (root's client config) on docker0.
+HOST_PROXY = "http://127.0.0.1:3128"
+CONTAINER_PROXY = "http://172.17.0.1:3128"
+NO_PROXY = "localhost,127.0.0.1,::1,172.17.0.1"
 IMAGE = LAB["registry"]["image"]
 
 
@@ -25,10 +29,12 @@ def main_pid(host):
 
 def test_dockerd_has_exactly_the_configured_proxy_variables(host):
     assert proxy_environment(host) == sorted([
-        f"HTTP_PROXY={LOCAL_PROXY}", f"http_proxy={LOCAL_PROXY}",
-        f"HTTPS_PROXY={LOCAL_PROXY}", f"https_proxy={LOCAL_PROXY}",
-        "NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1",
+        f"HTTP_PROXY={HOST_PROXY}", f"http_proxy={HOST_PROXY}",
+        f"HTTPS_PROXY={HOST_PROXY}", f"https_proxy={HOST_PROXY}",
+        f"NO_PROXY={NO_PROXY}", f"no_proxy={NO_PROXY}",
     ])
+    dropin = host.file("/etc/systemd/system/docker.service.d/http-proxy.conf")
+    assert (dropin.user, dropin.group, dropin.mode) == ("root", "root", 0o644)
 
 
 def test_daemon_json_keeps_other_keys_and_sets_live_restore(host):
@@ -39,7 +45,7 @@ def test_daemon_json_keeps_other_keys_and_sets_live_restore(host):
 def test_client_config_has_the_proxies(host):
     client = json.loads(host.file("/root/.docker/config.json").content_string)
     assert client["proxies"]["default"] == {
-        "httpProxy": LOCAL_PROXY, "httpsProxy": LOCAL_PROXY, "noProxy": "localhost,127.0.0.1"}
+        "httpProxy": CONTAINER_PROXY, "httpsProxy": CONTAINER_PROXY, "noProxy": NO_PROXY}
     assert host.file("/root/.docker/config.json").mode == 0o600
 
 
@@ -125,7 +131,7 @@ def test_switched_off_parts_are_left_alone_in_check_mode_and_for_real(host):
     checked = labtest.run_playbook("converge.yml", switches, check=True)
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert labtest.recap(checked.stdout)[HOST]["changed"] > 0
-    assert "NO_PROXY=localhost,127.0.0.1" in proxy_environment(host)
+    assert f"NO_PROXY={NO_PROXY}" in proxy_environment(host)
 
     changed = labtest.run_playbook("converge.yml", switches)
     assert changed.returncode == 0, changed.stdout[-3000:]
@@ -134,7 +140,7 @@ def test_switched_off_parts_are_left_alone_in_check_mode_and_for_real(host):
 
     restored = labtest.run_playbook("converge.yml")
     assert restored.returncode == 0, restored.stdout[-3000:]
-    assert "NO_PROXY=localhost,127.0.0.1" in proxy_environment(host)
+    assert f"NO_PROXY={NO_PROXY}" in proxy_environment(host)
 
 
 def test_verification_alone_by_tag_passes_and_fails_when_cntlm_is_stopped(host):

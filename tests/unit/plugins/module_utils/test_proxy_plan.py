@@ -295,6 +295,11 @@ class TestCntlmConfigProblems:
             "cntlm_password has a line break: cntlm.conf holds one setting per line, so the rest would be read as "
             "another setting; expected a value on one line"]
 
+    def test_a_hash_is_written_as_it_is_and_never_shown(self):
+        assert cntlm_config_problems({"cntlm_pass_nt": "S3cretHash#"}) == [
+            "cntlm_pass_nt has a '#': cntlm's parser cuts every line at '#', so it would read only what comes before "
+            "it; expected a value without '#'"]
+
     def test_a_hashed_password_may_hold_a_hash_sign_but_no_line_break(self):
         assert cntlm_config_problems({"cntlm_password": "S3cret#tail"}) == []
         assert cntlm_config_problems({"cntlm_password": "S3cret\ntail"}) == [
