@@ -48,7 +48,7 @@ RUNNER_TYPES = ('instance_type', 'group_type', 'project_type')
 GITLAB_URL = re.compile(r'^https?://[^/\s]+')
 ADDITION_KEYS = ('no_proxy', 'pre_build_script', 'services', 'volumes', 'environment', 'settings')
 PROXY_VARIABLES = ('http_proxy', 'https_proxy', 'no_proxy')
-ADDITIONS = 'gitlab_runner_runner_additions'
+ADDITIONS = '__behindproxy_runner_additions'
 
 
 def _merged_under(base, top):

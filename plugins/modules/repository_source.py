@@ -20,8 +20,8 @@ description:
     repository script has (C(/etc/apt/sources.list.d/runner_gitlab-runner.list)); a second source with the same
     keyring would be configured twice as well.
   - A source is of the same repository when its URI has the same host, port and path (a trailing C(/) aside),
-    whatever its scheme. Disabled deb822 stanzas (C(Enabled: no)) are left alone.
-  - A deb822 stanza that lists this repository among other URIs cannot be taken over alone: the module then fails
+    whatever its scheme. Disabled deb822 stanzas (C(Enabled) V(no)) are left alone.
+  - A deb822 stanza that lists this repository among other URIs cannot be taken over alone; the module then fails
     naming the file and the line, before it writes anything.
   - A URL that carries credentials is refused (a source list is readable by every user); apt reads them from
     C(/etc/apt/auth.conf.d/) (mode 0600).

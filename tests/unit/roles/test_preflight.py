@@ -103,6 +103,18 @@ CASES = [
     ('gitlab-runner-remote-executor-local-proxy', 'gitlab_runner',
      {'gitlab_runner_runners': runner(token=RUNNER_TOKEN, executor='docker-autoscaler')},
      ['docker-1', 'other machines', 'cntlm_gateway']),
+    ('gitlab-runner-apt-proxy-injection', 'gitlab_runner',
+     {'gitlab_runner_repository_proxy': 'http://x";APT::Update::Pre-Invoke{"id";};//'},
+     ['gitlab_runner_repository_proxy', 'expected host:port']),
+    ('gitlab-runner-apt-proxy-quote-in-password', 'gitlab_runner',
+     {'gitlab_runner_repository_proxy': 'http://svc:%s"@proxy.corp.test:8080' % PROXY_SECRET},
+     ['gitlab_runner_repository_proxy', 'percent-encode', '%22', 'account without it']),
+    ('gitlab-runner-repository-credentials', 'gitlab_runner',
+     {'gitlab_runner_repository_url': 'https://deploy:%s@packages.corp.test/runner/' % PROXY_SECRET},
+     ['gitlab_runner_repository_url', '/etc/apt/auth.conf.d/', '0600']),
+    ('gitlab-runner-additions-for-no-runner', 'gitlab_runner',
+     {'__behindproxy_runner_additions': {'dind-missing': {'no_proxy': ['docker']}}},
+     ['__behindproxy_runner_additions', 'dind-missing']),
 ]
 SECRETS = [PASSWORD, PROXY_SECRET, RUNNER_TOKEN, API_TOKEN]
 

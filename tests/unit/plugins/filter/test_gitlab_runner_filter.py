@@ -266,7 +266,7 @@ def test_the_same_inputs_give_the_same_entries_and_are_never_changed():
 @pytest.mark.parametrize('additions, words', [
     ({'docker-9': {}}, ['names runners that gitlab_runner_runners does not: docker-9']),
     ([], ['must be a mapping of runner names']),
-    ({'docker-1': ['docker']}, ["gitlab_runner_runner_additions['docker-1'] must be a mapping"]),
+    ({'docker-1': ['docker']}, ["__behindproxy_runner_additions['docker-1'] must be a mapping"]),
     ({'docker-1': {'noproxy': ['docker']}}, ['unknown keys noproxy', 'known: no_proxy, pre_build_script']),
     ({'docker-1': {'pre_build_script': ['echo']}}, ['.pre_build_script must be a string, got list']),
     ({'docker-1': {'settings': 'privileged'}}, ['.settings must be a mapping, got str']),
