@@ -160,7 +160,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             url=dict(type='str', required=True),
-            proxy=dict(type='str', no_log=True),
+            proxy=dict(type='str', no_log=False),
             unit=dict(type='str'),
             upstreams=dict(type='list', elements='str', default=[]),
             expect_status=dict(type='list', elements='int'),
@@ -171,6 +171,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    # The proxy is shown (as RV(through)), its password never.
+    module.no_log_values.update(secret_values({'proxy': params['proxy'] or ''}, ()))
     problems = []
     proxy = params['proxy'] or None
     if params['unit']:
