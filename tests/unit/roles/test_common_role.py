@@ -104,3 +104,52 @@ def test_a_bad_statement_fails_with_a_message_naming_the_key_and_without_the_pas
     assert result.returncode != 0
     assert message in output
     assert "S3cret" not in output
+
+
+DROPIN_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: A drop-in for a unit that does not exist, in check mode
+      ansible.builtin.include_role:
+        name: behindproxy.gitlab_runner._common
+        tasks_from: dropin.yml
+      vars:
+        __behindproxy_dropin_unit: behindproxy-unit-test-never-written.service
+        __behindproxy_dropin_environment:
+          HTTP_PROXY: "@PROXY@"
+          NO_PROXY: localhost,127.0.0.1
+    - name: What the caller gets
+      ansible.builtin.assert:
+        that:
+          - __behindproxy_dropin is changed
+          - __behindproxy_dropin.credentials == @SECRET@
+          - __behindproxy_dropin.path == '/etc/systemd/system/behindproxy-unit-test-never-written.service.d/http-proxy.conf'
+"""
+
+
+@pytest.mark.parametrize("proxy, secret", [
+    ("http://127.0.0.1:3128", False),
+    ("http://svc:Dr0pin-S3cret%40x@proxy.corp.example:8080", True),
+])
+def test_dropin_yml_shows_a_plain_drop_in_and_hides_one_with_a_password(tmp_path, proxy, secret):
+    bin_dir = Path(sys.executable).parent
+    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH), ANSIBLE_NOCOLOR="1",
+                       ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                       ANSIBLE_HOME=str(tmp_path / "ansible-home"))
+    (tmp_path / "play.yml").write_text(DROPIN_PLAY.replace("@PROXY@", proxy).replace("@SECRET@", str(secret).lower()))
+    result = subprocess.run(
+        [str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e",
+         "ansible_python_interpreter=%s" % sys.executable, "--check", "--diff", "-vvv", "play.yml"],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert not Path("/etc/systemd/system/behindproxy-unit-test-never-written.service.d").exists()
+    if secret:
+        assert "Dr0pin-S3cret" not in output
+        assert 'Environment="HTTP_PROXY=' not in output
+    else:
+        # The diff shows the drop-in as systemd will read it.
+        assert 'Environment="HTTP_PROXY=http://127.0.0.1:3128"' in output
+        assert 'Environment="no_proxy=localhost,127.0.0.1"' not in output
+        assert 'Environment="NO_PROXY=localhost,127.0.0.1"' in output
