@@ -888,7 +888,9 @@ def _runner_hops(facts):
     for runner in dind:
         name = 'dind NO_PROXY: %s' % runner.get('name', '')
         tried = 'NO_PROXY and no_proxy hold %s' % ', '.join(no_proxy_entries(runner['dind']))
-        if runner.get('dind_problems'):
+        if runner.get('job_environment_problems'):
+            hops.append(_hop(name, tried, SKIPPED, 'not judged: the job environment is broken (see its hop)'))
+        elif runner.get('dind_problems'):
             hops.append(_hop(name, tried, FAILED, '; '.join(runner['dind_problems']),
                              cause='the job\'s docker client sends its requests for the dind daemon to the proxy, '
                                    'which cannot reach it: every docker command of the job fails',

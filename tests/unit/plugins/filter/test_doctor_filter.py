@@ -98,9 +98,11 @@ def test_the_runner_s_drop_in_removed_fails_the_runner_service_hop_only():
 def test_the_job_environment_removed_fails_that_hop_and_skips_its_git():
     facts = healthy()
     facts['config']['runners'][0]['job_environment_problems'] = ['HTTP_PROXY and http_proxy are not set']
+    facts['config']['runners'][0]['dind_problems'] = ['NO_PROXY lacks docker, docker:2375, docker:2376']
     facts['git'] = [{'skipped': True, 'item': {'name': 'dind'}}]
     hops = doctor_hops(facts)
-    assert failed(hops) == ['job environment: dind'] and skipped(hops) == ['git in a job: dind']
+    assert failed(hops) == ['job environment: dind']
+    assert skipped(hops) == ['git in a job: dind', 'dind NO_PROXY: dind']
 
 
 def test_the_mirror_stopped_fails_the_mirror_hop_only():
