@@ -69,11 +69,16 @@ PLAY = """
 """
 
 
+def ansible_environment(tmp_path):
+    """ansible-playbook on localhost with this checkout as the collection and an ANSIBLE_HOME of its own."""
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH), ANSIBLE_NOCOLOR="1",
+                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                ANSIBLE_HOME=str(tmp_path / "ansible-home"))
+
+
 def run_play(tmp_path, extra=""):
     bin_dir = Path(sys.executable).parent
-    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH), ANSIBLE_NOCOLOR="1",
-                       ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                       ANSIBLE_HOME=str(tmp_path / "ansible-home"), ANSIBLE_STDOUT_CALLBACK="json")
+    environment = ansible_environment(tmp_path)
     (tmp_path / "vault-password").write_text("lab-only vault password\n")
     encrypted = subprocess.run(
         [str(bin_dir / "ansible-vault"), "encrypt_string", "--vault-password-file", "vault-password",
@@ -134,9 +139,7 @@ DROPIN_PLAY = """
 ])
 def test_dropin_yml_shows_a_plain_drop_in_and_hides_one_with_a_password(tmp_path, proxy, secret):
     bin_dir = Path(sys.executable).parent
-    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH), ANSIBLE_NOCOLOR="1",
-                       ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-                       ANSIBLE_HOME=str(tmp_path / "ansible-home"))
+    environment = ansible_environment(tmp_path)
     (tmp_path / "play.yml").write_text(DROPIN_PLAY.replace("@PROXY@", proxy).replace("@SECRET@", str(secret).lower()))
     result = subprocess.run(
         [str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e",
