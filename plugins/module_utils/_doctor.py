@@ -91,21 +91,27 @@ def _header(headers, name):
     return [value for key, value in headers if key.lower() == name.lower()]
 
 
+def _text(body):
+    """An answer's body as text, whatever its bytes."""
+    return body.decode('latin-1') if isinstance(body, bytes) else body or ''
+
+
 def squid_error(headers, body):
-    """The squid error code of an answer (``ERR_DNS_FAIL`` ...), or None: header first, then the page."""
+    """The squid error code of an answer (``ERR_DNS_FAIL`` ...), or None: header first, then squid's page."""
     for value in _header(headers, 'X-Squid-Error'):
         found = _SQUID_ERROR.search(value)
         if found:
             return found.group()
-    found = _SQUID_ERROR.search(body.decode('latin-1') if isinstance(body, bytes) else body or '')
-    return found.group() if found and b'squid' in (body if isinstance(body, bytes) else body.encode()).lower() else None
+    page = _text(body)
+    found = _SQUID_ERROR.search(page)
+    return found.group() if found and 'squid' in page.lower() else None
 
 
 def from_cntlm(headers, body):
     """Whether an answer is cntlm's own (its error page, or its realm on a passed-on refusal)."""
-    text = body.decode('latin-1') if isinstance(body, bytes) else body or ''
+    page = _text(body)
     return (any(CNTLM_REALM in value for value in _header(headers, 'Proxy-Authenticate'))
-            or CNTLM_NO_UPSTREAM in text or 'cntlm.sf.net' in text)
+            or CNTLM_NO_UPSTREAM in page or 'cntlm.sf.net' in page)
 
 
 def classify_proxy_answer(status, reason, headers, body, tunnel=False):
@@ -123,7 +129,7 @@ def classify_proxy_answer(status, reason, headers, body, tunnel=False):
         if cntlm:
             return Probe(CREDENTIALS_REFUSED, 'the upstream proxy refused the account cntlm sent: ' + said)
         return Probe(CREDENTIALS_REFUSED, 'the proxy asked for credentials or refused them: ' + said)
-    if cntlm and CNTLM_NO_UPSTREAM in (body.decode('latin-1') if isinstance(body, bytes) else body or '') + reason:
+    if cntlm and CNTLM_NO_UPSTREAM in _text(body) + reason:
         return Probe(UPSTREAM_UNREACHABLE, 'cntlm reached none of its upstream proxies: ' + said)
     if code in _SQUID_NAME_ERRORS:
         return Probe(NAME_NOT_RESOLVED, 'the proxy could not resolve the destination: ' + said)
