@@ -105,6 +105,8 @@ BASIC_USER = "proxyuser"
 NTLM_DOMAIN = "LAB"
 NTLM_USER = "runner"
 NTLM_PASSWORD = "lab-ntlm-password"
+# The NTLM account corp-proxy refuses with 407 (images/lab-proxy/refused-accounts).
+NTLM_REFUSED_USER = "locked"
 # Where the proxy forwards to: the fake internet and Debian's archive, so that
 # corp hosts install their packages through it like a corporate host would.
 PROXY_DESTINATIONS = (".lab.test", "deb.debian.org", "security.debian.org")
@@ -668,7 +670,7 @@ def lab_environment():
         },
         "basic": {"user": BASIC_USER, "password": basic_password(), "password_file": str(BASIC_PASSWORD_FILE)},
         "ntlm": {"domain": NTLM_DOMAIN, "user": NTLM_USER, "password": NTLM_PASSWORD,
-                 "logged_as": "%s\\%s" % (NTLM_DOMAIN, NTLM_USER)},
+                 "logged_as": "%s\\%s" % (NTLM_DOMAIN, NTLM_USER), "refused_user": NTLM_REFUSED_USER},
         "ca_file": str(CA_CERT_FILE),
         "ca_url": "http://files.lab.test/lab-ca.crt",
         "gitlab": {

@@ -3,7 +3,7 @@
 """The doctor on a corp host converged by site.yml: it passes, then names each broken hop and no other.
 
 One hop is broken at a time and restored in a `finally`: cntlm stopped, a
-wrong password hash in cntlm.conf, the runner service's proxy drop-in
+refused account and a wrong hash in cntlm.conf, the runner service's proxy drop-in
 removed, the job environment removed from config.toml, the mirror stopped,
 `docker:2375` dropped from a dind runner's NO_PROXY. Each time the doctor
 must exit non-zero naming exactly that hop. The doctor is read-only: it runs
@@ -104,22 +104,28 @@ def test_cntlm_stopped_is_named_and_nothing_behind_it(host):
         host.check_output("systemctl start cntlm")
 
 
-def test_a_wrong_password_is_named_after_one_request_with_it(host):
-    """cntlm.conf gets a wrong PassNT; the doctor must name the upstream hop and ask the proxy only once.
+def test_refused_credentials_are_named_after_one_request_with_them(host):
+    """cntlm.conf gets the account corp-proxy refuses and a wrong PassNT: the doctor must name the
+    upstream hop and ask the proxy only once.
 
-    corp-proxy logs a request through cntlm as one 407 (the NTLM challenge)
-    and one answer: more lines than that for the probe's URL would mean the
-    refused password was sent again.
+    The lab's squid accepts every NTLM hash (ntlm_fake_auth), so a wrong
+    password alone would pass; it refuses one account (LAB\\locked, docs/lab.md)
+    with 407, as a corporate proxy refuses a wrong password. corp-proxy logs
+    a request through cntlm as one 407 (the NTLM challenge) and one answer:
+    more lines than that for the probe's URL would mean the refused
+    credentials were sent again.
     """
     original = host.check_output(f"base64 -w0 {CNTLM_CONF}")
-    host.check_output(f"sed -i -E 's/^(Pass(NT|LM|NTLMv2))[[:space:]]+.*/\\1 00112233445566778899AABBCCDDEEFF/' "
+    refused = LAB["ntlm"]["refused_user"]
+    host.check_output(f"sed -i -E -e 's/^(Username)[[:space:]]+.*/\\1 {refused}/' "
+                      f"-e 's/^(Pass(NT|LM|NTLMv2))[[:space:]]+.*/\\1 00112233445566778899AABBCCDDEEFF/' "
                       f"{CNTLM_CONF} && systemctl restart cntlm")
     try:
         mark = proxylog.mark()
         assert_fails_naming(["cntlm -> upstream"])
         probe = LAB_VARIABLES["behindproxy_doctor_probe_url"]
         asked = [entry for entry in proxylog.entries_since(mark) if entry.url == probe]
-        assert 1 <= len(asked) <= 2, asked
+        assert 1 <= len(asked) <= 2 and {entry.status for entry in asked} == {407}, asked
         assert [entry for entry in proxylog.entries_since(mark) if entry.url != probe and entry.status != 407] == []
     finally:
         host.check_output(f"echo {original} | base64 -d > {CNTLM_CONF} && chmod 0600 {CNTLM_CONF} "
