@@ -22,6 +22,13 @@ def dind_runner_additions(runners, image, **options):
         raise AnsibleFilterError("dind_runner_additions: %s" % error) from None
 
 
+def dind_no_proxy(alias):
+    try:
+        return _dind.no_proxy_entries(alias)
+    except ValueError as error:
+        raise AnsibleFilterError("dind_no_proxy: %s" % error) from None
+
+
 def dind_daemon_arguments(mirror, **options):
     try:
         return _dind.shared_daemon_arguments(mirror, **options)
@@ -36,4 +43,5 @@ class FilterModule:
         return {
             "dind_runner_additions": dind_runner_additions,
             "dind_daemon_arguments": dind_daemon_arguments,
+            "dind_no_proxy": dind_no_proxy,
         }

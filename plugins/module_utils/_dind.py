@@ -32,8 +32,16 @@ _HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$")
 _RUNNER_KEYS = ("mode", "tls")
 
 
+def checked_alias(alias):
+    """The dind daemons' host name, or ValueError naming the bad value."""
+    if not isinstance(alias, str) or not _HOST_NAME.match(alias):
+        raise ValueError("alias must be a host name such as docker; got %r" % (alias,))
+    return alias
+
+
 def no_proxy_entries(alias):
     """The service's host name, bare and with both daemon ports."""
+    alias = checked_alias(alias)
     return [alias, "%s:%d" % (alias, PLAIN_PORT), "%s:%d" % (alias, TLS_PORT)]
 
 
@@ -117,8 +125,7 @@ def runner_additions(runners, image, alias="docker", tls=True, mirror="", pool="
         raise ValueError("runners must be a mapping of runner name to {mode, tls}; got %r" % (runners,))
     if not isinstance(image, str) or not image:
         raise ValueError("image must be the dind image, such as docker:dind; got %r" % (image,))
-    if not isinstance(alias, str) or not _HOST_NAME.match(alias):
-        raise ValueError("alias must be a host name such as docker; got %r" % (alias,))
+    checked_alias(alias)
     if not isinstance(shared_socket, str) or not shared_socket.startswith("/"):
         raise ValueError("shared_socket must be an absolute path; got %r" % (shared_socket,))
     network, size, bridge = address_pool(pool, pool_size)

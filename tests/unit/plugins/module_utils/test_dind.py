@@ -14,6 +14,7 @@ from hypothesis import given, strategies as st
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.filter.dind import (
     dind_daemon_arguments,
+    dind_no_proxy,
     dind_runner_additions,
 )
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _dind
@@ -162,6 +163,11 @@ class TestFilters:
     def test_the_filters_return_what_the_functions_do(self):
         assert dind_runner_additions({"b": {}}, "docker:dind", mirror=MIRROR) == additions({"b": {}}, mirror=MIRROR)
         assert dind_daemon_arguments(MIRROR) == _dind.shared_daemon_arguments(MIRROR)
+
+    def test_dind_no_proxy_names_the_alias_bare_and_with_both_ports(self):
+        assert dind_no_proxy("dind") == ["dind", "dind:2375", "dind:2376"]
+        with pytest.raises(AnsibleFilterError, match="dind_no_proxy: alias must be a host name such as docker; got 'a b'"):
+            dind_no_proxy("a b")
 
     def test_errors_become_filter_errors_with_the_filter_s_name(self):
         with pytest.raises(AnsibleFilterError, match="dind_runner_additions: runner 'b': mode"):
