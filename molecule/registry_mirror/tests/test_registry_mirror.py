@@ -13,7 +13,13 @@ import yaml
 LAB = labtest.lab_env()
 HOST = "behindproxy-registrymirror-host"
 MIRROR = "http://172.17.0.1:5000"
-LOCAL_PROXY = "http://172.17.0.1:3128"
+# cntlm, as the statement's plan gives it to a service on the host (the
+# packaged registry) and to a container (the registry in container mode).
+HOST_PROXY = "http://127.0.0.1:3128"
+CONTAINER_PROXY = "http://172.17.0.1:3128"
+# NO_PROXY for Go programs (the registry, dockerd): loopback and docker0.
+GO_NO_PROXY = "localhost,127.0.0.1,::1,172.17.0.1"
+DROPIN = "/etc/systemd/system/docker-registry.service.d/http-proxy.conf"
 ACCOUNT = LAB["registry"]["account"]
 CONFIG = "/etc/docker/registry/config.yml"
 # A Docker Hub name: dockerd sends it to its registry-mirrors, and without
@@ -60,7 +66,7 @@ def one_line(completed):
 def wait_until_cntlm_gets_through(host, seconds=60):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        answer = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' -x {LOCAL_PROXY} {LAB['files']['test_file_url']}")
+        answer = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' -x {HOST_PROXY} {LAB['files']['test_file_url']}")
         if answer.stdout == "200":
             return
         time.sleep(1)
@@ -77,13 +83,16 @@ def test_config_yml_is_the_registrys_alone_and_names_the_upstream_account(host):
     assert settings["http"]["addr"] == "172.17.0.1:5000"
 
 
-def test_the_registry_service_has_the_proxy(host):
+def test_the_registry_service_has_the_proxy_derived_from_the_statement(host):
     shown = host.check_output("systemctl show --property=Environment docker-registry")
     assert sorted(shown.removeprefix("Environment=").split()) == sorted([
-        f"HTTP_PROXY={LOCAL_PROXY}", f"http_proxy={LOCAL_PROXY}",
-        f"HTTPS_PROXY={LOCAL_PROXY}", f"https_proxy={LOCAL_PROXY}",
-        "NO_PROXY=localhost,127.0.0.1,172.17.0.1", "no_proxy=localhost,127.0.0.1,172.17.0.1",
+        f"HTTP_PROXY={HOST_PROXY}", f"http_proxy={HOST_PROXY}",
+        f"HTTPS_PROXY={HOST_PROXY}", f"https_proxy={HOST_PROXY}",
+        f"NO_PROXY={GO_NO_PROXY}", f"no_proxy={GO_NO_PROXY}",
     ])
+    # The shared role's drop-in: no password in it, so readable by all.
+    dropin = host.file(DROPIN)
+    assert (dropin.mode, dropin.user) == (0o644, "root")
 
 
 def test_the_mirror_listens_on_docker0_only_and_other_corp_hosts_cannot_reach_it(host):
@@ -183,13 +192,18 @@ def test_a_ttl_is_refused_on_distribution_2_8_before_anything_changes(host):
 
 
 def test_the_role_refuses_a_dockerd_that_would_reach_the_mirror_through_its_proxy(host):
-    without = {"docker_proxy_no_proxy": ["localhost", "127.0.0.1"]}
+    # The roles give dockerd the mirror's address in NO_PROXY: a drop-in of
+    # the lab's, read after theirs, takes it away again.
+    broken = "/etc/systemd/system/docker.service.d/zz-lab-no-proxy.conf"
+    host.run_expect([0], f"printf '[Service]\\nEnvironment=NO_PROXY=localhost,127.0.0.1 no_proxy=localhost,127.0.0.1\\n' > {broken}"
+                         " && systemctl daemon-reload && systemctl restart docker")
     try:
-        refused = labtest.run_playbook("converge.yml", without)
+        refused = labtest.run_playbook("converge.yml", tags="registry_mirror_verify")
         assert refused.returncode != 0
         assert "does not name the mirror's address 172.17.0.1" in one_line(refused)
     finally:
-        restored = labtest.run_playbook("converge.yml")
+        host.run_expect([0], f"rm -f {broken} && systemctl daemon-reload && systemctl restart docker")
+    restored = labtest.run_playbook("converge.yml", tags="registry_mirror_verify")
     assert restored.returncode == 0, restored.stdout[-3000:]
 
 
@@ -236,7 +250,8 @@ def test_container_mode_runs_the_lab_registry_image_and_serves_hub_pulls(host):
         container = json.loads(host.check_output("docker inspect registry-mirror"))[0]
         assert container["HostConfig"]["RestartPolicy"]["Name"] == "always"
         assert container["HostConfig"]["PortBindings"] == {"5000/tcp": [{"HostIp": "172.17.0.1", "HostPort": "5000"}]}
-        assert f"HTTPS_PROXY={LOCAL_PROXY}" in container["Config"]["Env"]
+        assert f"HTTPS_PROXY={CONTAINER_PROXY}" in container["Config"]["Env"]
+        assert f"NO_PROXY={GO_NO_PROXY}" in container["Config"]["Env"]
         config = host.file("/etc/registry-mirror/config.yml")
         assert (config.mode, config.user) == (0o600, "root")
         assert yaml.safe_load(config.content_string)["http"]["addr"] == ":5000"
