@@ -3,6 +3,7 @@
 """dockerd behind cntlm: its environment, a pull through the proxy, and live-restore."""
 
 import json
+import urllib.parse
 
 import labtest
 import proxylog
@@ -176,6 +177,35 @@ def test_credentials_in_a_proxy_url_stay_out_of_output_and_world_readable_files(
         restored = labtest.run_playbook("converge.yml")
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert host.file(dropin).mode == 0o644
+
+
+def test_a_basic_statement_gives_dockerd_the_encoded_url_and_it_pulls_as_that_user(host):
+    # auth basic: no cntlm; dockerd (Go's url.Parse) reads the percent-encoded
+    # user info of the derived URL and authenticates to corp-proxy itself.
+    basic = {"upstreams": [f"{LAB['proxy']['host']}:{LAB['proxy']['port']}"], "auth": "basic",
+             "username": LAB["basic"]["user"], "password": LAB["basic"]["password"]}
+    dropin = "/etc/systemd/system/docker.service.d/http-proxy.conf"
+    changed = labtest.run_playbook("converge.yml", {"behindproxy_proxy": basic}, verbosity=3, diff=True)
+    try:
+        assert changed.returncode == 0, changed.stdout[-3000:]
+        assert LAB["basic"]["password"] not in changed.stdout + changed.stderr
+        assert (host.file(dropin).user, host.file(dropin).mode) == ("root", 0o600)
+        expected = f"http://{LAB['basic']['user']}:{urllib.parse.quote(LAB['basic']['password'], safe='')}@" \
+                   f"{LAB['proxy']['host']}:{LAB['proxy']['port']}"
+        assert f"HTTP_PROXY={expected}" in proxy_environment(host)
+
+        host.run(f"docker rmi -f {IMAGE}")
+        mark = proxylog.mark()
+        pulled = host.run(f"docker pull {IMAGE}")
+        assert pulled.rc == 0, pulled.stderr
+        passed = proxylog.wait_for(lambda entry: entry.host == LAB["registry"]["name"] and entry.status != 407,
+                                   since=mark)
+        assert {entry.user for entry in passed} == {LAB["basic"]["user"]}
+    finally:
+        restored = labtest.run_playbook("converge.yml")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert host.file(dropin).mode == 0o644
+    assert f"HTTP_PROXY={HOST_PROXY}" in proxy_environment(host)
 
 
 def test_converge_output_at_vvv_holds_no_password():
