@@ -85,7 +85,7 @@ def test_both_forms_are_the_same_playbook():
 
 
 @pytest.mark.parametrize("form", FORMS.values(), ids=FORMS.keys())
-def test_the_preflight_comes_first_and_the_docker0_check_before_cntlm(form):
+def test_the_preflight_comes_first_the_requests_before_docker_proxy_and_the_docker0_check_before_cntlm(form):
     plays = listed_plays(form)
     preflight = plays[0]
     # It only reads, and every selection of tags needs what it checks.
@@ -93,10 +93,12 @@ def test_the_preflight_comes_first_and_the_docker0_check_before_cntlm(form):
     assert role_of(preflight) is None
     assert any("statement" in name for name, _tags in preflight["tasks"]), preflight["tasks"]
     order = [role_of(play) or play["name"] for play in plays[1:]]
-    docker0_check = [play["name"] for play in plays[1:] if role_of(play) is None]
-    assert len(docker0_check) == 1
-    assert order == ROLES[:1] + docker0_check + ROLES[1:]
-    assert "cntlm" in next(play for play in plays if play["name"] == docker0_check[0])["tags"]
+    # Two plays of the playbook's own: the later roles' requests for entries in files
+    # docker_proxy writes (before it), and the docker0 check (before cntlm).
+    requests, docker0_check = [play["name"] for play in plays[1:] if role_of(play) is None]
+    assert order == [requests] + ROLES[:1] + [docker0_check] + ROLES[1:]
+    assert "docker_proxy" in next(play for play in plays if play["name"] == requests)["tags"]
+    assert "cntlm" in next(play for play in plays if play["name"] == docker0_check)["tags"]
 
 
 @pytest.mark.parametrize("form", FORMS.values(), ids=FORMS.keys())
