@@ -66,7 +66,7 @@ def test_each_dind_runner_entry_has_what_dind_needs_beside_the_user_s_own(host):
     for entry in (service, shared):
         environment = environment_of(entry)
         assert environment["NO_PROXY"] == environment["no_proxy"] == ",".join(
-            ["localhost", "127.0.0.1", "172.17.0.1"] + DIND_ENTRIES)
+            ["localhost", "127.0.0.1", "::1", "172.17.0.1"] + DIND_ENTRIES)
         assert entry["pre_build_script"].count(".docker") >= 1 and "HTTPS_PROXY" in entry["pre_build_script"]
     environment = environment_of(service)
     assert environment["DOCKER_HOST"] == "tcp://docker:2376" and environment["DOCKER_TLS_CERTDIR"] == "/certs"
