@@ -11,7 +11,8 @@ module: dockerd_registry_probe
 short_description: Have dockerd ask a registry for an image's manifest, through its own proxy
 version_added: 1.0.0
 description:
-  - Asks the Docker daemon, over its API socket, for the registry's description of O(image)
+  - >-
+    Asks the Docker daemon, over its API socket, for the registry's description of O(image)
     (C(GET /distribution/IMAGE/json)): dockerd makes that request itself, with its own proxy environment
     and its C(registry-mirrors), and nothing is pulled or written.
   - Reads the proxy environment of the C(docker) unit (C(systemctl show)) and says what it lacks.

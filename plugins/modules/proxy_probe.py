@@ -11,7 +11,8 @@ module: proxy_probe
 short_description: Make one HTTP request through a proxy and say what its answer means
 version_added: 1.0.0
 description:
-  - Sends exactly one C(GET) to O(url) - directly, through O(proxy), or through the proxy a systemd
+  - >-
+    Sends exactly one C(GET) to O(url) - directly, through O(proxy), or through the proxy a systemd
     O(unit)'s environment gives that URL (Go's rules, as dockerd and gitlab-runner read C(HTTP_PROXY),
     C(HTTPS_PROXY) and C(NO_PROXY)) - and classifies the outcome. Nothing is retried: a proxy that refuses
     an account sees it once, since repeated failures lock corporate accounts.
@@ -20,7 +21,8 @@ description:
     resolved)) - for cntlm's upstreams this is decided by resolving O(upstreams) on this host, since
     cntlm answers both the same way - a local proxy that does not answer (C(proxy unreachable)), the
     proxy's own error pages, and C(reached) when the destination answered, whatever it said.
-  - The request changes nothing on the host. The module never fails because of the outcome: it reports it.
+  - >-
+    The request changes nothing on the host. The module never fails because of the outcome: it reports it.
   - Used by the P(behindproxy.gitlab_runner.doctor#playbook) playbook.
 author:
   - behindproxy developers (@behindproxy)

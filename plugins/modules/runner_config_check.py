@@ -17,7 +17,8 @@ description:
     Every key of the file is checked, not only those the collection writes.
   - Where the installed runner has C(gitlab-runner lint) (19.3.0 and later), its verdict on the file is
     added (RV(lint)).
-  - For each C([[runners]]) entry, RV(runners) says what its job containers get: the proxy variables
+  - >-
+    For each C([[runners]]) entry, RV(runners) says what its job containers get: the proxy variables
     in both cases, the same value in both, a NO_PROXY every client honours, a proxy a container can reach
     (RV(runners[].job_environment_problems)); and, for a runner with a Docker-in-Docker service, whether
     NO_PROXY holds the dind daemon's name and ports (RV(runners[].dind_problems)).

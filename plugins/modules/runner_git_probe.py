@@ -11,7 +11,8 @@ module: runner_git_probe
 short_description: Run git in a container with a runner's job environment, once
 version_added: 1.0.0
 description:
-  - Starts one throw-away container (C(docker run --rm --pull never)) from O(image) with the C(environment)
+  - >-
+    Starts one throw-away container (C(docker run --rm --pull never)) from O(image) with the C(environment)
     of the C([[runners]]) entry O(runner) of config.toml, and runs C(git ls-remote --heads) O(url) in it:
     what a job's git sees of the proxy. The proxy variables the job does not set are passed empty, so the
     docker client's own proxy settings cannot hide a missing job environment.
