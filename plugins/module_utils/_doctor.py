@@ -171,7 +171,7 @@ def split_host_port(text, default_port=3128):
     """(host, port) of ``host:port``, ``[v6]:port`` or a bare host."""
     text = text.strip()
     if text.startswith('['):
-        host, _, rest = text[1:].partition(']')
+        host, _bracket, rest = text[1:].partition(']')
         return host, int(rest[1:]) if rest.startswith(':') and rest[1:].isdigit() else default_port
     host, colon, port = text.rpartition(':')
     if colon and port.isdigit() and ':' not in host:
@@ -236,7 +236,7 @@ def cntlm_settings(text):
         line = line.split('#', 1)[0].strip()
         if not line:
             continue
-        key, _, value = line.partition(' ') if ' ' in line else line.partition('\t')
+        key, _space, value = line.partition(' ') if ' ' in line else line.partition('\t')
         key, value = key.lower(), value.strip()
         if key == 'listen':
             settings['listen'].append(value)

@@ -18,7 +18,7 @@ description:
   - Reads the proxy environment of the C(docker) unit (C(systemctl show)) and says what it lacks.
   - RV(outcome) classifies dockerd's answer as M(behindproxy.gitlab_runner.proxy_probe) does; a registry
     that answers "unknown manifest" or "unauthorized" still counts as C(reached).
-  - Used by the P(behindproxy.gitlab_runner.doctor#playbook) playbook.
+  - Used by the C(behindproxy.gitlab_runner.doctor) playbook.
 author:
   - behindproxy developers (@behindproxy)
 attributes:
@@ -27,6 +27,7 @@ attributes:
     description: Runs in check mode too; it only reads and asks.
   diff_mode:
     support: none
+    description: Nothing to show a difference of; it changes nothing.
 options:
   image:
     description:

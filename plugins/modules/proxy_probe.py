@@ -23,7 +23,7 @@ description:
     proxy's own error pages, and C(reached) when the destination answered, whatever it said.
   - >-
     The request changes nothing on the host. The module never fails because of the outcome: it reports it.
-  - Used by the P(behindproxy.gitlab_runner.doctor#playbook) playbook.
+  - Used by the C(behindproxy.gitlab_runner.doctor) playbook.
 author:
   - behindproxy developers (@behindproxy)
 attributes:
@@ -32,6 +32,7 @@ attributes:
     description: Runs in check mode too; it only reads and asks.
   diff_mode:
     support: none
+    description: Nothing to show a difference of; it changes nothing.
 options:
   url:
     description:

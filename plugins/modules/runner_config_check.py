@@ -23,7 +23,7 @@ description:
     (RV(runners[].job_environment_problems)); and, for a runner with a Docker-in-Docker service, whether
     NO_PROXY holds the dind daemon's name and ports (RV(runners[].dind_problems)).
   - Tokens and other secrets are never returned; URL passwords are masked.
-  - Used by the P(behindproxy.gitlab_runner.doctor#playbook) playbook.
+  - Used by the C(behindproxy.gitlab_runner.doctor) playbook.
 author:
   - behindproxy developers (@behindproxy)
 attributes:
@@ -32,6 +32,7 @@ attributes:
     description: Runs in check mode too; it only reads.
   diff_mode:
     support: none
+    description: Nothing to show a difference of; it changes nothing.
 options:
   path:
     description:
@@ -72,25 +73,25 @@ lint:
   returned: always
   type: dict
   contains:
-    available: {description: Whether the command was run., type: bool}
-    version: {description: The runner's version (major.minor), or empty., type: str}
-    ok: {description: Whether lint accepted the file., type: bool}
-    output: {description: What lint said, secrets masked., type: str}
+    available: {description: "Whether the command was run.", type: bool}
+    version: {description: "The runner's version (major.minor), or empty.", type: str}
+    ok: {description: "Whether lint accepted the file.", type: bool}
+    output: {description: "What lint said, secrets masked.", type: str}
 runners:
   description: One entry per C([[runners]]) entry, in file order.
   returned: always
   type: list
   elements: dict
   contains:
-    name: {description: The runner's name., type: str}
-    url: {description: Its GitLab URL (password masked)., type: str}
-    executor: {description: Its executor., type: str}
+    name: {description: "The runner's name.", type: str}
+    url: {description: "Its GitLab URL (password masked).", type: str}
+    executor: {description: "Its executor.", type: str}
     image: {description: "[runners.docker] image.", type: str}
     helper_image: {description: "[runners.docker] helper_image, or empty.", type: str}
     network_mode: {description: "[runners.docker] network_mode, or empty.", type: str}
-    job_environment_problems: {description: What keeps its jobs' clients from the proxy., type: list, elements: str}
-    dind: {description: The dind daemon's host name, or empty when the runner has no dind., type: str}
-    dind_problems: {description: The dind entries missing from NO_PROXY., type: list, elements: str}
+    job_environment_problems: {description: "What keeps its jobs' clients from the proxy.", type: list, elements: str}
+    dind: {description: "The dind daemon's host name, or empty when the runner has no dind.", type: str}
+    dind_problems: {description: "The dind entries missing from NO_PROXY.", type: list, elements: str}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -21,7 +21,7 @@ description:
   - RV(outcome) classifies git's answer as M(behindproxy.gitlab_runner.proxy_probe) does; a server that
     answers "repository not found" or asks for credentials still counts as C(reached). C(no git in the image)
     and C(image not on the host) mean the probe could not run.
-  - Used by the P(behindproxy.gitlab_runner.doctor#playbook) playbook.
+  - Used by the C(behindproxy.gitlab_runner.doctor) playbook.
 author:
   - behindproxy developers (@behindproxy)
 attributes:
@@ -30,6 +30,7 @@ attributes:
     description: Runs in check mode too; the container it starts is removed and nothing else is written.
   diff_mode:
     support: none
+    description: Nothing to show a difference of; it changes nothing.
 options:
   runner:
     description:

@@ -70,8 +70,8 @@ def role_of(play):
 
 def header():
     """The playbook's leading comment: its documentation."""
-    return "\n".join(line for line in PLAYBOOK.read_text().splitlines()[1:] if line.startswith("#")
-                     ).split("\n- name:")[0]
+    comments = "\n".join(line for line in PLAYBOOK.read_text().splitlines()[1:] if line.startswith("#"))
+    return comments.split("\n- name:", maxsplit=1)[0]
 
 
 @pytest.mark.parametrize("form", FORMS.values(), ids=FORMS.keys())
@@ -169,8 +169,7 @@ def test_the_switches_decide_which_roles_run(tmp_path):
     plays = role_plays()
     # docker_proxy always runs: it installs the engine the others need.
     assert plays["docker_proxy"][1] is True
-    conditions = {role: " and ".join("(%s)" % when for when in (condition if isinstance(condition, list)
-                                                                 else [condition]))
+    conditions = {role: " and ".join("(%s)" % when for when in (condition if isinstance(condition, list) else [condition]))
                   for role, (_vars, condition) in plays.items()}
     play_vars = {name: value for variables, _when in plays.values() for name, value in variables.items()}
     # One play per case, on its own host: the plan as the preflight derives it, then each role's condition.

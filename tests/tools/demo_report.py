@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, behindproxy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make demo`'s report (tests/tools/demo): the proof's traffic on the default scenario's host, then
 each of the seven places, configured or not, proven by which traffic, as which proxy user.
 
-  demo-report mark FILE    remember where corp-proxy's log ends (before site.yml registers the runners)
-  demo-report prove FILE   run one pipeline of jobs, print the hops and the seven places; exit 1 unless all proven
+  python3 tests/tools/demo_report.py mark FILE    remember where corp-proxy's log ends (before site.yml registers the runners)
+  python3 tests/tools/demo_report.py prove FILE   run one pipeline of jobs, print the hops and the seven places; exit 1 unless all proven
 """
 
 import json
