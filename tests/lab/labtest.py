@@ -23,6 +23,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import yaml
+
 LAB_DIRECTORY = Path(__file__).resolve().parent
 sys.path.insert(0, str(LAB_DIRECTORY / "fakegitlab"))
 
@@ -162,10 +164,28 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int =
                               env=dict(os.environ, **(environment or {})))
 
 
+def recreate_host(name: str, molecule_file: Path, prepare_playbook: str) -> None:
+    """Remove one host of the scenario and make it again as Molecule does: the shared create
+    playbook with the host's platform from `molecule_file`, then the scenario's `prepare_playbook`."""
+    scenario = yaml.safe_load(molecule_file.read_text(encoding="utf-8"))
+    platforms = [dict(platform, image=os.path.expandvars(platform["image"]))
+                 for platform in scenario["platforms"] if platform["name"] == name]
+    if len(platforms) != 1:
+        raise AssertionError("%s names no platform %s" % (molecule_file, name))
+    subprocess.run(["docker", "rm", "--force", "--volumes", name], capture_output=True, text=True, check=True)
+    for playbook, extra_vars in ((str(LAB_DIRECTORY / "molecule" / "create.yml"), {"molecule_yml": {"platforms": platforms}}),
+                                 (prepare_playbook, None)):
+        made = run_playbook(playbook, extra_vars)
+        if made.returncode != 0:
+            raise AssertionError("%s failed to make %s again: %s" % (playbook, name, made.stdout[-3000:]))
+
+
 def run_module(host: str, module: str, arguments: dict) -> dict:
     """Run one module on one host of the scenario's inventory; its result as a dict."""
     command = ["ansible", "-i", inventory_file(), host, "-m", module, "-a", json.dumps(arguments)]
-    environment = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    # JSON alone on stdout: no other callback (the scenarios' timer) may add a line to it.
+    environment = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
+                       ANSIBLE_CALLBACKS_ENABLED="")
     completed = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     try:
         report = json.loads(completed.stdout)
