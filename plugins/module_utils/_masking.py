@@ -96,11 +96,16 @@ def _password_spans(text, authority=_AUTHORITY_IN_TEXT):
         at = text.find('://', start)
         if at < 0:
             return
+        if not _ends_with_scheme(text, at):
+            # No URL starts here; its would-be authority may hold the next
+            # URL's scheme ("://http://u:p@h"): look on from the next character.
+            start = at + 1
+            continue
         begin = at + 3
         end = authority.match(text, begin).end()
         userinfo_end = text.rfind('@', begin, end)
         colon = text.find(':', begin, userinfo_end) if userinfo_end >= 0 else -1
-        if colon >= 0 and _ends_with_scheme(text, at):
+        if colon >= 0:
             yield colon + 1, userinfo_end
         start = end
 

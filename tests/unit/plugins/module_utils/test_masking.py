@@ -208,3 +208,9 @@ def test_document_masking_is_linear(name):
 
     assert_linear(mask_config_text, toml_text, 10000)
     assert_linear(mask_json_text, json_text, 10000)
+
+
+def test_a_url_right_after_a_schemeless_separator_is_masked():
+    # Found by the property test above: "://" without a scheme before it was read as a URL whose
+    # authority swallowed the next URL's scheme, and that URL's password stayed in clear.
+    assert mask_url_userinfo("://http://user:secret@proxy.lab.test") == "://http://user:********@proxy.lab.test"
