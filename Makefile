@@ -24,7 +24,7 @@ export BEHINDPROXY_BASE_IMAGE := $(shell $(LAB_BIN)/base-image --tag)
 LAB_LOCK := /tmp/behindproxy-lab.lock
 
 # Scenarios run by `make molecule`, in this order.
-SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner dind
+SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner default
 # Not in SCENARIOS, too long for every `make test`: faults (corp-proxy,
 # cntlm and dockerd going down under converges and jobs; docs/security.md,
 # "Network faults"), run with `make scenario S=faults`.
