@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, behindproxy developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Network faults on a runner host of the lab, in order, on one host.
+"""Network faults on a runner host of the lab.
 
 The host starts fresh (apt through corp-proxy, no Docker engine). The first
 converges stop corp-proxy at a chosen point, each one a role further: before
@@ -13,11 +13,19 @@ further, until one completes and the next changes nothing. Then cntlm and
 dockerd are restarted under running jobs, who can connect to cntlm and to
 the mirror is tried, and every secret of the run is searched for. The runner
 is the real gitlab-runner 19.4.0, built from its Go module (tests/lab/runner).
+
+Each test brings the host to the state it needs first (corp-proxy up; the
+host made again, as create and prepare made it, when it is past the point a
+fault needs; a converge when it needs a converged host), so that it passes
+alone and in any order. In the order written here each one finds the state
+the one before left, and nothing is made or converged again.
 """
 
 import json
+import os
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -25,15 +33,40 @@ import labtest
 
 LAB = labtest.lab_env()
 HOST = "behindproxy-faults-host"
-LOCAL_PROXY = "http://172.17.0.1:3128"
+# Services on the host reach cntlm on loopback (the statement's host_proxy).
+LOCAL_PROXY = "http://127.0.0.1:3128"
 MIRROR = "http://172.17.0.1:5000"
 CONFIG = "/etc/gitlab-runner/config.toml"
 REGISTRATION_TOKEN = "GR1348941lab-registration-token"
 STOP_CORP_PROXY = labtest.lab_command("proxy-stop")
+# The packages of site.yml's roles, in the order it applies them.
+ROLE_PACKAGES = ("docker.io", "cntlm", "docker-registry", "gitlab-runner")
+SERVICES = ("docker", "cntlm", "docker-registry", "gitlab-runner")
+JOB_IMAGES = ("behindproxy/job-busybox:lab", "behindproxy/job-curl:lab")
 # The output of every converge, searched for secrets by the last check.
 OUTPUTS = {}
 # The process tables sampled during the -vvv --diff converge that changes nothing.
 COMMAND_LINES = []
+
+
+# The fault converges, in the tests' order: where corp-proxy stops (None:
+# before the converge, else as the first task matching the pattern starts)
+# and the first of ROLE_PACKAGES the host must not have yet (None: a host
+# with everything installed).
+FAULTS = {
+    "corp-proxy down before the first converge": (None, "docker.io"),
+    "corp-proxy stopped as cntlm starts": (r"^behindproxy\.gitlab_runner\.cntlm : ", "cntlm"),
+    "corp-proxy stopped as the mirror is verified": (
+        r"^behindproxy\.gitlab_runner\.registry_mirror : Verify the mirror$", "docker-registry"),
+    "corp-proxy stopped as the runner registers": (
+        r"^behindproxy\.gitlab_runner\.gitlab_runner : Register and configure the runners", "gitlab-runner"),
+    "corp-proxy down on an installed host": (None, None),
+}
+COMPLETING = "corp-proxy back: the converge that completes"
+NEXT = "the next converge"
+# The fake GitLab's last request when the host was made (by Molecule before
+# this module, or by make_the_host_again()): its registrations come after.
+HOST_MADE_AFTER_REQUEST = {}
 
 
 def converge(name, fault_at=None):
@@ -42,6 +75,95 @@ def converge(name, fault_at=None):
     run = labtest.run_playbook("converge.yml", verbosity=3, diff=True, environment=environment)
     OUTPUTS[name] = run.stdout + run.stderr
     return run
+
+
+def fault_converge(host, name):
+    """The fault converge `name` of FAULTS, on a host brought to the state it needs; corp-proxy
+    is up again when it returns."""
+    fault_at, first_missing = FAULTS[name]
+    if first_missing is None:
+        installed_host(host)
+    else:
+        host_without_packages_from(host, first_missing)
+    try:
+        if fault_at is None:
+            labtest.lab("proxy-stop")
+        return converge(name, fault_at)
+    finally:
+        labtest.lab("proxy-start")
+
+
+def converge_to_the_end(host):
+    """On a host whose runner is not registered yet: the converge that completes and the next,
+    at -vvv --diff, that one's process tables sampled (COMMAND_LINES)."""
+    if runner_names(host):
+        make_the_host_again()
+    run = converge(COMPLETING)
+    again, samples = labtest.run_playbook_sampling_command_lines(HOST, "converge.yml", verbosity=3, diff=True)
+    OUTPUTS[NEXT] = again.stdout + again.stderr
+    COMMAND_LINES[:] = samples
+    return run, again
+
+
+def last_request():
+    log = labtest.gitlab().request_log()
+    return log[-1]["seq"] if log else 0
+
+
+def make_the_host_again():
+    """The host removed and made again by the scenario's create and prepare playbooks: fresh."""
+    labtest.recreate_host(HOST, Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "molecule.yml", "prepare.yml")
+    HOST_MADE_AFTER_REQUEST["seq"] = last_request()
+
+
+def host_without_packages_from(host, first_missing):
+    """A host without the package `first_missing` nor those of the roles after it: made again
+    if it has one."""
+    later = ROLE_PACKAGES[ROLE_PACKAGES.index(first_missing):]
+    if any(host.package(package).is_installed for package in later):
+        make_the_host_again()
+
+
+def mirror_catalog(host):
+    """The repositories the mirror holds; none when it does not answer."""
+    answer = host.run(f"curl -fsS --noproxy '*' {MIRROR}/v2/_catalog")
+    return json.loads(answer.stdout)["repositories"] if answer.rc == 0 else []
+
+
+def installed_host(host):
+    """A host with every role's package installed and the mirror's cache holding its
+    verification image: converged (corp-proxy up) if it lacks one."""
+    if not (all(host.package(package).is_installed for package in ROLE_PACKAGES)
+            and "library/busybox" in mirror_catalog(host)):
+        converge_or_fail()
+
+
+def converge_or_fail():
+    """A converge that must complete, to set a test's state up (not one of the seven the sweep
+    searches)."""
+    run = labtest.run_playbook("converge.yml")
+    assert run.returncode == 0, run.stdout[-4000:]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def host_made_by_molecule():
+    HOST_MADE_AFTER_REQUEST["seq"] = last_request()
+
+
+@pytest.fixture(autouse=True)
+def corp_proxy_up():
+    """corp-proxy answers when a test starts and after it, whatever the test did to it."""
+    labtest.lab("proxy-start")
+    yield
+    labtest.lab("proxy-start")
+
+
+@pytest.fixture
+def converged_host(host):
+    """A host a converge completed on: its runner registered, every service running."""
+    if not (runner_names(host) == ["lab-faults"] and all(host.service(unit).is_running for unit in SERVICES)):
+        converge_or_fail()
+    return host
 
 
 def failure(run):
@@ -74,11 +196,12 @@ def service_environment(host, unit):
 
 PROXY_ENVIRONMENT = sorted([
     f"HTTP_PROXY={LOCAL_PROXY}", f"http_proxy={LOCAL_PROXY}", f"HTTPS_PROXY={LOCAL_PROXY}", f"https_proxy={LOCAL_PROXY}",
-    "NO_PROXY=localhost,127.0.0.1,172.17.0.1", "no_proxy=localhost,127.0.0.1,172.17.0.1"])
+    "NO_PROXY=localhost,127.0.0.1,::1,172.17.0.1", "no_proxy=localhost,127.0.0.1,::1,172.17.0.1"])
 
 
-def registrations(status=None):
-    return [entry for entry in labtest.gitlab().request_log()
+def registrations(since, status=None):
+    """The registrations GitLab saw after its request `since` (last_request())."""
+    return [entry for entry in labtest.gitlab().request_log(since)
             if entry.get("method") == "POST" and entry.get("path") == "/api/v4/runners"
             and (status is None or entry.get("status") == status)]
 
@@ -91,11 +214,7 @@ def runner_names(host):
 
 
 def test_corp_proxy_down_before_the_first_converge_fails_docker_proxy_naming_the_proxy(host):
-    labtest.lab("proxy-stop")
-    try:
-        run = converge("corp-proxy down before the first converge")
-    finally:
-        labtest.lab("proxy-start")
+    run = fault_converge(host, "corp-proxy down before the first converge")
     assert run.returncode != 0
     task, message = failure(run)
     assert task == "behindproxy.gitlab_runner.docker_proxy : Make sure apt can find the engine package", task
@@ -110,8 +229,7 @@ def test_corp_proxy_down_before_the_first_converge_fails_docker_proxy_naming_the
 
 
 def test_corp_proxy_stopped_as_cntlm_starts_fails_its_install_naming_the_proxy(host):
-    run = converge("corp-proxy stopped as cntlm starts", fault_at=r"^behindproxy\.gitlab_runner\.cntlm : ")
-    labtest.lab("proxy-start")
+    run = fault_converge(host, "corp-proxy stopped as cntlm starts")
     assert run.returncode != 0
     assert_fault_came_before(run, "behindproxy.gitlab_runner.cntlm : ")
     task, message = failure(run)
@@ -130,9 +248,7 @@ def test_corp_proxy_stopped_as_the_mirror_is_verified_fails_naming_the_upstream_
     # an account, distribution asks the upstream how to log in when it
     # starts (the role restarts it for its drop-ins here) and exits when
     # cntlm cannot reach corp-proxy.
-    run = converge("corp-proxy stopped as the mirror is verified",
-                   fault_at=r"^behindproxy\.gitlab_runner\.registry_mirror : Verify the mirror$")
-    labtest.lab("proxy-start")
+    run = fault_converge(host, "corp-proxy stopped as the mirror is verified")
     assert run.returncode != 0
     assert_fault_came_before(run, "behindproxy.gitlab_runner.registry_mirror : Verify the mirror")
     task, message = failure(run)
@@ -143,18 +259,21 @@ def test_corp_proxy_stopped_as_the_mirror_is_verified_fails_naming_the_upstream_
     assert f"through the proxy {LOCAL_PROXY}" in message, message
     # Nothing half-done: the registry comes back by itself once corp-proxy
     # is back (systemd restarts it), before any converge.
-    deadline = time.monotonic() + 150
-    while host.run(f"curl -fsS -o /dev/null --noproxy '*' {MIRROR}/v2/").rc != 0:
-        assert time.monotonic() < deadline, host.check_output("systemctl status docker-registry --no-pager || true")
-        time.sleep(2)
+    wait_until_the_mirror_answers(host)
     assert int(host.check_output("systemctl show -p NRestarts --value docker-registry")) >= 1
     assert host.package("docker-registry").is_installed and dpkg_audit(host) == ""
 
 
+def wait_until_the_mirror_answers(host):
+    deadline = time.monotonic() + 150
+    while host.run(f"curl -fsS -o /dev/null --noproxy '*' {MIRROR}/v2/").rc != 0:
+        assert time.monotonic() < deadline, host.check_output("systemctl status docker-registry --no-pager || true")
+        time.sleep(2)
+
+
 def test_corp_proxy_stopped_as_the_runner_registers_fails_naming_the_proxy_and_creates_nothing(host):
-    run = converge("corp-proxy stopped as the runner registers",
-                   fault_at=r"^behindproxy\.gitlab_runner\.gitlab_runner : Register and configure the runners")
-    labtest.lab("proxy-start")
+    since = last_request()
+    run = fault_converge(host, "corp-proxy stopped as the runner registers")
     assert run.returncode != 0
     assert_fault_came_before(run, "behindproxy.gitlab_runner.gitlab_runner : Register and configure the runners")
     task, message = failure(run)
@@ -166,18 +285,15 @@ def test_corp_proxy_stopped_as_the_runner_registers_fails_naming_the_proxy_and_c
     # restart notified before the failure happened all the same: the
     # service runs with its proxy (site.yml's force_handlers).
     assert runner_names(host) == []
-    assert registrations() == []
+    assert registrations(since) == []
     assert host.service("gitlab-runner").is_running
     assert service_environment(host, "gitlab-runner") == PROXY_ENVIRONMENT
     assert dpkg_audit(host) == ""
 
 
 def test_corp_proxy_down_on_an_installed_host_fails_only_the_runners_key_naming_the_proxy(host):
-    labtest.lab("proxy-stop")
-    try:
-        run = converge("corp-proxy down on an installed host")
-    finally:
-        labtest.lab("proxy-start")
+    since = last_request()
+    run = fault_converge(host, "corp-proxy down on an installed host")
     assert run.returncode != 0
     task, message = failure(run)
     # docker_proxy, cntlm and the mirror need nothing from the network now
@@ -186,40 +302,40 @@ def test_corp_proxy_down_on_an_installed_host_fails_only_the_runners_key_naming_
     assert task == "behindproxy.gitlab_runner.gitlab_runner : Install the repository's signing key, if the inventory accepts it", task
     assert message == (f"cannot download the key from http://packages.lab.test/gpg.key through {LOCAL_PROXY}: "
                        "HTTP 502 Parent proxy unreacheable"), message
-    assert registrations() == []
+    assert registrations(since) == []
 
 
 def test_with_corp_proxy_back_a_converge_completes_and_the_next_changes_nothing(host):
-    run = converge("corp-proxy back: the converge that completes")
+    # On the host the faults left (or a fresh one): its runner not registered yet.
+    run, again = converge_to_the_end(host)
     assert run.returncode == 0, run.stdout[-4000:]
     assert labtest.recap(run.stdout)[HOST]["changed"] >= 1
     # Then nothing left to do: a converge at -vvv --diff (its process
     # tables sampled for the sweep) changes nothing.
-    again, samples = labtest.run_playbook_sampling_command_lines(HOST, "converge.yml", verbosity=3, diff=True)
-    OUTPUTS["the next converge"] = again.stdout + again.stderr
-    COMMAND_LINES.extend(samples)
     assert again.returncode == 0, again.stdout[-4000:]
     assert labtest.recap(again.stdout)[HOST]["changed"] == 0
 
     # Nothing half-done anywhere: every service up with its proxy, one
-    # runner in config.toml and one created in GitLab for all the tries,
-    # the mirror holding the image its verification pulled.
+    # runner in config.toml and one created in GitLab for all the tries
+    # since the host was made, the mirror holding the image its
+    # verification pulled.
     assert dpkg_audit(host) == ""
     for unit in ("docker", "cntlm", "docker-registry", "gitlab-runner"):
         assert host.service(unit).is_running, unit
     for unit in ("docker", "docker-registry", "gitlab-runner"):
         assert service_environment(host, unit) == PROXY_ENVIRONMENT, unit
     assert runner_names(host) == ["lab-faults"]
-    assert len(registrations(status=201)) == 1
-    catalog = host.check_output(f"curl -fsS --noproxy '*' {MIRROR}/v2/_catalog")
-    assert "library/busybox" in json.loads(catalog)["repositories"]
+    assert len(registrations(HOST_MADE_AFTER_REQUEST["seq"], status=201)) == 1
+    assert "library/busybox" in mirror_catalog(host)
 
 
-@pytest.fixture(scope="module")
-def job_images():
-    """The lab's job images, made now that docker_proxy has installed the engine."""
-    made = labtest.run_playbook("../../tests/lab/molecule/job-images.yml", {"lab_docker_engine": True, "lab_job_curl": True})
-    assert made.returncode == 0, made.stdout[-3000:]
+@pytest.fixture
+def job_images(converged_host):
+    """The lab's job images on a converged host (docker_proxy installed the engine), made if missing."""
+    if converged_host.run("docker image inspect " + " ".join(JOB_IMAGES)).rc != 0:
+        made = labtest.run_playbook("../../tests/lab/molecule/job-images.yml",
+                                    {"lab_docker_engine": True, "lab_job_curl": True})
+        assert made.returncode == 0, made.stdout[-3000:]
 
 
 def wait_until_running(gitlab, job, timeout=120):
@@ -424,7 +540,22 @@ def test_who_can_connect_to_cntlm_and_the_mirror(host, job_images):
     }
 
 
-def test_no_secret_in_any_output_journal_command_line_readable_file_or_the_proxy_log(host):
+@pytest.fixture
+def every_converge_output(host):
+    """OUTPUTS and COMMAND_LINES holding the seven converges of this module: those the tests
+    before ran, the missing ones run now, in the tests' order."""
+    for name in FAULTS:
+        if name not in OUTPUTS:
+            fault_converge(host, name)
+            if name == "corp-proxy stopped as the mirror is verified":
+                wait_until_the_mirror_answers(host)
+    if COMPLETING not in OUTPUTS or NEXT not in OUTPUTS:
+        converge_to_the_end(host)
+
+
+@pytest.mark.usefixtures("every_converge_output")
+def test_no_secret_in_any_output_journal_command_line_readable_file_or_the_proxy_log(converged_host):
+    host = converged_host
     hub_token = (labtest.LAB_DIRECTORY.parents[1] / "build" / "lab" / "secrets" / "hub-account" / "token")
     runner_token = host.check_output(
         f"python3 -c \"import tomllib, sys; print(tomllib.load(open(sys.argv[1], 'rb'))['runners'][0]['token'])\" {CONFIG}")
