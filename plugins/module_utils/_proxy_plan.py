@@ -398,7 +398,7 @@ def proxy_plan(statement, docker0=""):
     checked = check_statement(statement)
     docker0 = plan["docker0"]
     direct = list(LOOPBACK_NO_PROXY) + ([docker0] if docker0 else []) + checked["no_proxy"]
-    no_proxy_go, _ = _no_proxy_list(direct)
+    no_proxy_go = _no_proxy_list(direct)[0]
     no_proxy_jobs, warnings = _no_proxy_list(direct)
     plan.update(enabled=True, no_proxy_go=no_proxy_go, no_proxy_jobs=no_proxy_jobs)
     if checked["auth"] == "ntlm":

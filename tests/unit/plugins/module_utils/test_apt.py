@@ -167,7 +167,7 @@ def test_a_stanza_of_the_repository_is_commented_out_and_the_others_kept():
     text, taken = taken_over('/etc/apt/sources.list.d/mixed.sources', MIXED_SOURCES, REPOSITORY, OWN)
     assert [source.uris for source in deb822_sources(text)] == [('http://deb.debian.org/debian',)]
     assert taken == MIXED_SOURCES.splitlines()[6:]
-    assert text.startswith(MIXED_SOURCES.split('# the runner')[0])
+    assert text.startswith(MIXED_SOURCES.split('# the runner', maxsplit=1)[0])
 
 
 def test_a_stanza_that_names_other_repositories_too_is_an_error_naming_the_file():

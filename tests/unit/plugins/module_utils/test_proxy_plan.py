@@ -41,8 +41,7 @@ PLAN_KEYS = ["cntlm", "cntlm_auth", "cntlm_domain", "cntlm_listen", "cntlm_no_pr
 
 
 def plan_of(statement, docker0="172.17.0.1"):
-    plan, _ = proxy_plan(statement, docker0=docker0)
-    return plan
+    return proxy_plan(statement, docker0=docker0)[0]
 
 
 class TestNoStatement:
@@ -248,7 +247,7 @@ class TestBadStatements:
             proxy_plan(statement)
         assert message in str(raised.value)
 
-    @pytest.mark.parametrize("statement", [statement for statement, _ in BAD_STATEMENTS
+    @pytest.mark.parametrize("statement", [statement for statement, _message in BAD_STATEMENTS
                                            if isinstance(statement, dict) and isinstance(statement.get("password"), str)])
     def test_never_shows_the_password(self, statement):
         # The statement's own password where it is the fault (a line break), else one of its own.
