@@ -183,12 +183,11 @@ def recreate_host(name: str, molecule_file: Path, prepare_playbook: str) -> None
 def run_module(host: str, module: str, arguments: dict) -> dict:
     """Run one module on one host of the scenario's inventory; its result as a dict."""
     command = ["ansible", "-i", inventory_file(), host, "-m", module, "-a", json.dumps(arguments)]
-    # JSON alone on stdout: no other callback (the scenarios' timer) may add a line to it.
-    environment = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
-                       ANSIBLE_CALLBACKS_ENABLED="")
+    environment = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
     completed = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
+    # The JSON document, whatever another enabled callback printed before or after it.
     try:
-        report = json.loads(completed.stdout)
+        report, _end = json.JSONDecoder().raw_decode(completed.stdout, completed.stdout.index("{"))
     except ValueError as error:
         raise AssertionError("no JSON from %s: %s %s" % (" ".join(command[:6]), completed.stdout[-2000:],
                                                          completed.stderr[-2000:])) from error
