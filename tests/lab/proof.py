@@ -62,19 +62,21 @@ def pipeline_script(lab: dict) -> list[str]:
     """The job: fetch a file, pull an image through the mirror, build an image whose RUN fetches a file."""
     file_url = lab["files"]["test_file_url"]
     build_url = tagged_url(file_url, "docker-build")
+    # curl writes a file that sha256sum then reads: a pipe would hide curl's failure (RUN has no pipefail).
     return [
-        f"curl -fsS '{tagged_url(file_url, 'job')}' | sha256sum",
+        f"curl -fsS -o fetched '{tagged_url(file_url, 'job')}' && sha256sum fetched",
         "docker pull busybox",
-        f"printf 'FROM docker:cli\\nRUN curl -fsS \"{build_url}\" | sha256sum\\n' > Dockerfile",
+        f"printf 'FROM docker:cli\\nRUN curl -fsS -o /fetched \"{build_url}\" && sha256sum /fetched\\n' > Dockerfile",
         "docker build --no-cache -t proof/built .",
     ]
 
 
 def proxy_hop(name: str, tried: str, entries: list, predicate, wanted_user: str) -> Hop:
-    """A hop proven by corp-proxy's log: every matching entry passed, as the NTLM user alone."""
+    """A hop proven by corp-proxy's log: requests that passed, as the NTLM user alone (an NTLM
+    handshake's first request is logged as a 407 without a user: it proves nothing either way)."""
     matching = [entry for entry in entries if predicate(entry)]
-    hop = Hop(name, tried, [line_of(entry) for entry in matching], {entry.user for entry in matching})
     passed = [entry for entry in matching if entry.status not in (403, 407) and entry.status < 500]
+    hop = Hop(name, tried, [line_of(entry) for entry in passed], {entry.user for entry in passed})
     if not matching:
         hop.problem = "corp-proxy logged no such request"
     elif not passed:
