@@ -639,10 +639,13 @@ def git_probe_command(image, url, network_mode, variables):
     line only names them (``-e NAME``): no proxy password on a command line.
     Every proxy variable the job does not set is passed empty, so that the
     docker client's own config.json ``proxies`` (which the runner does not
-    use) cannot stand in for a missing job environment.
+    use) cannot stand in for a missing job environment. The job's DOCKER_*
+    variables are left out: they point the job's own docker client at its
+    dind service (DOCKER_HOST=tcp://docker:2376, its TLS files), and in the
+    probe's environment they would point the probe's docker client there.
     """
     environment = dict((name, '') for name in GIT_PROXY_NAMES)
-    environment.update(variables)
+    environment.update((name, value) for name, value in variables.items() if not name.upper().startswith('DOCKER_'))
     environment['GIT_TERMINAL_PROMPT'] = '0'
     argv = ['docker', 'run', '--rm', '--pull', 'never', '--entrypoint', 'git']
     if network_mode:

@@ -53,18 +53,14 @@ def line_of(entry: proxylog.ProxyLogEntry) -> str:
     return f"{entry.client} {entry.method} {entry.url} -> {entry.status} as {entry.user or '-'}"
 
 
-def tagged_url(url: str, tag: str) -> str:
-    """The lab's test file with a query naming who fetched it, so that two fetches tell apart in the log."""
-    return f"{url}?from={tag}"
-
-
 def pipeline_script(lab: dict) -> list[str]:
     """The job: fetch a file, pull an image through the mirror, build an image whose RUN fetches a file."""
-    file_url = lab["files"]["test_file_url"]
-    build_url = tagged_url(file_url, "docker-build")
-    # curl writes a file that sha256sum then reads: a pipe would hide curl's failure (RUN has no pipefail).
+    # Two files, so that the job's fetch and the build's tell apart in the log (squid logs no
+    # query string); curl writes a file that sha256sum then reads: a pipe would hide curl's
+    # failure (RUN has no pipefail).
+    file_url, build_url = lab["files"]["test_file_url"], lab["ca_url"]
     return [
-        f"curl -fsS -o fetched '{tagged_url(file_url, 'job')}' && sha256sum fetched",
+        f"curl -fsS -o fetched '{file_url}' && sha256sum fetched",
         "docker pull busybox",
         f"printf 'FROM docker:cli\\nRUN curl -fsS -o /fetched \"{build_url}\" && sha256sum /fetched\\n' > Dockerfile",
         "docker build --no-cache -t proof/built .",
@@ -91,40 +87,56 @@ def run_pipeline(container: str, timeout: int = 420) -> tuple[dict, list[Hop]]:
     lab = labtest.lab_env()
     user = lab["ntlm"]["logged_as"]
     gitlab = labtest.gitlab()
+    file_url, build_url = lab["files"]["test_file_url"], lab["ca_url"]
     mirror_cursor = labtest_journal_cursor(container, MIRROR_UNIT)
     mark = proxylog.mark()
 
     pulled = host_exec(container, f"docker pull -q {shlex.quote(lab['registry']['image'])}", check=False)
     job = gitlab.queue_job(pipeline_script(lab), repo_url=lab["git"]["url"], tags=[DIND_RUNNER_TAG])
     result = gitlab.wait_for_job_result(job, timeout=timeout)
-    # The proxy writes its log line when a request ends: give the last ones a moment.
-    time.sleep(2)
-    entries = proxylog.entries_since(mark)
     git_host = lab["git"]["url"].split("/")[2]
     gitlab_host = lab["gitlab"]["http_url"].split("/")[2]
-    file_host = lab["files"]["url"].split("/")[2]
+    predicates = {
+        "runner service -> GitLab": lambda entry: entry.host == gitlab_host and "/api/v4/jobs/request" in entry.url,
+        "dockerd -> registry": lambda entry: entry.host == lab["registry"]["name"],
+        "mirror -> upstream": lambda entry: entry.host == lab["registry"]["account"]["name"],
+        "job -> git": lambda entry: entry.host == git_host,
+        "job -> files": lambda entry: entry.url == file_url,
+        "dind build -> files": lambda entry: entry.url == build_url,
+    }
+    entries = passed_entries(mark, predicates.values(), timeout=150)
 
-    hops = [
-        proxy_hop("runner service -> GitLab", "the service polls POST /api/v4/jobs/request", entries,
-                  lambda entry: entry.host == gitlab_host and "/api/v4/jobs/request" in entry.url, user),
-        proxy_hop("dockerd -> registry", f"docker pull {lab['registry']['image']} on the host", entries,
-                  lambda entry: entry.host == lab["registry"]["name"], user),
-        proxy_hop("mirror -> upstream", f"the mirror fetches busybox from {lab['registry']['account']['name']}",
-                  entries, lambda entry: entry.host == lab["registry"]["account"]["name"], user),
-        proxy_hop("job -> git", f"the job's helper clones {lab['git']['url']}", entries,
-                  lambda entry: entry.host == git_host, user),
-        proxy_hop("job -> files", "the job runs curl on the lab's file", entries,
-                  lambda entry: entry.host == file_host and "from=job" in entry.url, user),
-        proxy_hop("dind build -> files", "RUN curl inside docker build on the dind service", entries,
-                  lambda entry: entry.host == file_host and "from=docker-build" in entry.url, user),
-        mirror_hop(container, mirror_cursor),
-    ]
+    tried = {
+        "runner service -> GitLab": "the service polls POST /api/v4/jobs/request",
+        "dockerd -> registry": f"docker pull {lab['registry']['image']} on the host",
+        "mirror -> upstream": f"the mirror fetches busybox from {lab['registry']['account']['name']}",
+        "job -> git": f"the job's helper clones {lab['git']['url']}",
+        "job -> files": f"the job runs curl on {file_url}",
+        "dind build -> files": f"RUN curl on {build_url} inside docker build on the dind service",
+    }
+    hops = [proxy_hop(name, tried[name], entries, predicate, user) for name, predicate in predicates.items()]
+    hops.append(mirror_hop(container, mirror_cursor))
     if pulled.returncode != 0:
         hops[1].problem = f"docker pull failed: {pulled.stderr.strip()[-300:]}"
     if result.get("status") != "success":
         for hop in hops[2:]:
             hop.problem = hop.problem or f"the job ended {result.get('status')}"
     return result, hops
+
+
+def passed_entries(mark, predicates, timeout: float) -> list:
+    """The log since `mark`, once every predicate matches a request that passed, or at `timeout`.
+
+    squid logs a request when it ends, a CONNECT tunnel when it closes: the
+    mirror keeps its tunnel to the upstream open for a while after a pull.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = proxylog.entries_since(mark)
+        passed = [entry for entry in entries if entry.status not in (403, 407) and entry.status < 500]
+        if all(any(predicate(entry) for entry in passed) for predicate in predicates) or time.monotonic() > deadline:
+            return entries
+        time.sleep(2)
 
 
 def labtest_journal_cursor(container: str, unit: str) -> str:

@@ -33,7 +33,9 @@ LAB_VARIABLES = {
 }
 HELPER_IMAGE = "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper:x86_64-v19.4.0"
 HELPER_TARBALL = "/usr/lib/gitlab-runner/helper-images/prebuilt-alpine-x86_64.tar.xz"
-FAILED_HOPS = re.compile(r"doctor: failed hops: (?P<hops>[^\"\n]*)")
+# ansible-core 2.19 prints a failed task's message on stderr ([ERROR]) and in the result on
+# stdout, quoted: the hops end at a quote or the line's end.
+FAILED_HOPS = re.compile(r"doctor: failed hops: (?P<hops>[^\"'\n]*)")
 WATCHED_FILES = (CONFIG, CNTLM_CONF, RUNNER_DROPIN, "/etc/systemd/system/docker.service.d/http-proxy.conf",
                  "/etc/docker/daemon.json")
 
@@ -41,7 +43,7 @@ WATCHED_FILES = (CONFIG, CNTLM_CONF, RUNNER_DROPIN, "/etc/systemd/system/docker.
 def run_doctor(check=False):
     """Run the doctor: (its exit status, the hops it names as failed, its whole output)."""
     run = labtest.run_playbook(DOCTOR, extra_vars=LAB_VARIABLES, check=check)
-    found = FAILED_HOPS.search(run.stdout)
+    found = FAILED_HOPS.search(run.stdout + run.stderr)
     hops = [hop.strip() for hop in found.group("hops").split(" | ")] if found else []
     return run.returncode, hops, run.stdout + run.stderr
 

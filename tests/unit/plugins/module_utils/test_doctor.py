@@ -242,6 +242,18 @@ def test_the_git_probe_names_the_variables_and_passes_unset_proxy_variables_empt
     assert environment['FOO'] == 'bar' and '-e' in argv and 'FOO' in argv
 
 
+
+def test_the_git_probe_leaves_out_the_job_s_docker_client_settings():
+    # Found in the lab: a dind runner's DOCKER_HOST=tcp://docker:2376 and its TLS directory, in the
+    # probe's own environment, pointed the probe's docker client at a dind service that is not there.
+    argv, environment = doctor.git_probe_command('helper:1', 'https://g/x.git', None, {
+        'DOCKER_HOST': 'tcp://docker:2376', 'DOCKER_TLS_CERTDIR': '/certs', 'docker_cert_path': '/certs/client',
+        'HTTPS_PROXY': 'http://172.17.0.1:3128'})
+    assert not [name for name in environment if name.upper().startswith('DOCKER_')]
+    assert not [word for word in argv if word.upper().startswith('DOCKER_')]
+    assert environment['HTTPS_PROXY'] == 'http://172.17.0.1:3128'
+
+
 # ------------------------------------------------------------------ host files
 
 def test_cntlm_settings_keep_listen_and_proxy_and_never_a_hash():
