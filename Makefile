@@ -24,10 +24,15 @@ export BEHINDPROXY_BASE_IMAGE := $(shell $(LAB_BIN)/base-image --tag)
 LAB_LOCK := /tmp/behindproxy-lab.lock
 
 # Scenarios run by `make molecule`, in this order.
-SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner default
-# Not in SCENARIOS, too long for every `make test`: faults (corp-proxy,
-# cntlm and dockerd going down under converges and jobs; docs/security.md,
-# "Network faults"), run with `make scenario S=faults`.
+SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner
+# Not in SCENARIOS, too long for every `make test` as they are: faults
+# (corp-proxy, cntlm and dockerd going down under converges and jobs;
+# docs/security.md, "Network faults") and default (site.yml from a bare host
+# with all five roles: the full proof, Docker-in-Docker, the doctor's
+# break-one-hop checks; about 34 minutes, which would take CI past its 90),
+# run with `make scenario S=faults` and `make scenario S=default`. default
+# joins SCENARIOS once registry_mirror's checks share its converge and the
+# gitlab_runner checks converge their role alone (docs/performance.md).
 
 .PHONY: help setup host-packages engine image runner lint sanity unit molecule scenario test demo clean build bench bench-role bench-modules bench-lab
 
