@@ -242,7 +242,6 @@ def test_the_git_probe_names_the_variables_and_passes_unset_proxy_variables_empt
     assert environment['FOO'] == 'bar' and '-e' in argv and 'FOO' in argv
 
 
-
 def test_the_git_probe_leaves_out_the_job_s_docker_client_settings():
     # Found in the lab: a dind runner's DOCKER_HOST=tcp://docker:2376 and its TLS directory, in the
     # probe's own environment, pointed the probe's docker client at a dind service that is not there.
