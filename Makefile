@@ -44,6 +44,7 @@ help:
 	@echo "make runner      build the real gitlab-runner 19.4.0 packages from its Go module (cached)"
 	@echo "make bench | bench-role | bench-modules | bench-lab   measurements (docs/performance.md)"
 	@echo "make scenario S=faults   network faults in the lab (not in make test)"
+	@echo "make scenario S=default  site.yml from a bare host: the full proof and the doctor (not in make test for now)"
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) host-packages
 
