@@ -48,6 +48,11 @@ def host_exec(container: str, command: str, check: bool = True) -> subprocess.Co
                           check=check, timeout=600)
 
 
+def passed(entry: proxylog.ProxyLogEntry) -> bool:
+    """Whether corp-proxy let a request through (not refused, not failed on its side)."""
+    return entry.status not in (403, 407) and entry.status < 500
+
+
 def line_of(entry: proxylog.ProxyLogEntry) -> str:
     """An access log entry as a reader wants to see it: who asked for what, the answer, as whom."""
     return f"{entry.client} {entry.method} {entry.url} -> {entry.status} as {entry.user or '-'}"
@@ -71,11 +76,11 @@ def proxy_hop(name: str, tried: str, entries: list, predicate, wanted_user: str)
     """A hop proven by corp-proxy's log: requests that passed, as the NTLM user alone (an NTLM
     handshake's first request is logged as a 407 without a user: it proves nothing either way)."""
     matching = [entry for entry in entries if predicate(entry)]
-    passed = [entry for entry in matching if entry.status not in (403, 407) and entry.status < 500]
-    hop = Hop(name, tried, [line_of(entry) for entry in passed], {entry.user for entry in passed})
+    went_through = [entry for entry in matching if passed(entry)]
+    hop = Hop(name, tried, [line_of(entry) for entry in went_through], {entry.user for entry in went_through})
     if not matching:
         hop.problem = "corp-proxy logged no such request"
-    elif not passed:
+    elif not went_through:
         hop.problem = "corp-proxy refused every such request"
     elif hop.users != {wanted_user}:
         hop.problem = f"corp-proxy logged it as {', '.join(sorted(str(user) for user in hop.users))}, not {wanted_user}"
@@ -88,7 +93,7 @@ def run_pipeline(container: str, timeout: int = 420) -> tuple[dict, list[Hop]]:
     user = lab["ntlm"]["logged_as"]
     gitlab = labtest.gitlab()
     file_url, build_url = lab["files"]["test_file_url"], lab["ca_url"]
-    mirror_cursor = labtest_journal_cursor(container, MIRROR_UNIT)
+    mirror_cursor = journal_cursor(container, MIRROR_UNIT)
     mark = proxylog.mark()
 
     pulled = host_exec(container, f"docker pull -q {shlex.quote(lab['registry']['image'])}", check=False)
@@ -133,13 +138,13 @@ def passed_entries(mark, predicates, timeout: float) -> list:
     deadline = time.monotonic() + timeout
     while True:
         entries = proxylog.entries_since(mark)
-        passed = [entry for entry in entries if entry.status not in (403, 407) and entry.status < 500]
-        if all(any(predicate(entry) for entry in passed) for predicate in predicates) or time.monotonic() > deadline:
+        went_through = [entry for entry in entries if passed(entry)]
+        if all(any(predicate(entry) for entry in went_through) for predicate in predicates) or time.monotonic() > deadline:
             return entries
         time.sleep(2)
 
 
-def labtest_journal_cursor(container: str, unit: str) -> str:
+def journal_cursor(container: str, unit: str) -> str:
     """The journal cursor of `unit` on `container` now ("" when the unit has logged nothing yet)."""
     shown = host_exec(container, f"journalctl -u {unit} -n 1 -q -o cat --show-cursor", check=False).stdout
     cursors = [line for line in shown.splitlines() if line.startswith("-- cursor: ")]

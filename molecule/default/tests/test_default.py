@@ -71,17 +71,16 @@ def test_the_same_jobs_on_a_runner_without_the_proxy_settings_fail_each_for_its_
         assert not set(written) & set(PROXY_KEYS), written
         assert not {item.split("=", 1)[0] for item in written.get("environment", [])} & PROXY_VARIABLES, written
         time.sleep(4)  # the runner rereads config.toml every 3 s
-        lab = LAB
-        script = proof.pipeline_script(lab)
-        clone = run_control_job(["true"], repo_url=lab["git"]["url"])
+        script = proof.pipeline_script(LAB)
+        clone = run_control_job(["true"], repo_url=LAB["git"]["url"])
         fetch = run_control_job([script[0]])
         pull = run_control_job([script[1]])
         build = run_control_job(script[2:])
     finally:
         removed = labtest.run_playbook("control-runner.yml", {"lab_control": dict(control, state="absent")})
         assert removed.returncode == 0, removed.stdout[-3000:]
-    git_host = lab["git"]["url"].split("/")[2]
-    file_host = lab["files"]["url"].split("/")[2]
+    git_host = LAB["git"]["url"].split("/")[2]
+    file_host = LAB["files"]["url"].split("/")[2]
     # Job containers reach nothing outside the corp network but through the
     # proxy; without it the names of the outside do not even resolve.
     assert clone["status"] == "failed" and f"Could not resolve host: {git_host}" in clone["trace"], clone["trace"][-3000:]
