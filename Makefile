@@ -23,16 +23,16 @@ export BEHINDPROXY_BASE_IMAGE := $(shell $(LAB_BIN)/base-image --tag)
 # scenario runs on this machine wait for each other on this lock.
 LAB_LOCK := /tmp/behindproxy-lab.lock
 
-# Scenarios run by `make molecule`, in this order.
-SCENARIOS ?= platform lab cntlm docker_proxy registry_mirror gitlab_runner
-# Not in SCENARIOS, too long for every `make test` as they are: faults
-# (corp-proxy, cntlm and dockerd going down under converges and jobs;
-# docs/security.md, "Network faults") and default (site.yml from a bare host
-# with all five roles: the full proof, Docker-in-Docker, the doctor's
-# break-one-hop checks; about 34 minutes, which would take CI past its 90),
-# run with `make scenario S=faults` and `make scenario S=default`. default
-# joins SCENARIOS once registry_mirror's checks share its converge and the
-# gitlab_runner checks converge their role alone (docs/performance.md).
+# Scenarios run by `make molecule` and `make test`: two chains side by side
+# on the one lab (tests/tools/chains says why and what keeps them apart),
+# each in its order. The first holds every scenario that talks to the fake
+# GitLab or installs from the lab's apt repository; `make test` puts its
+# lint, sanity and unit layers at the head of the second. Not in them:
+# faults (corp-proxy, cntlm and dockerd going down under converges and jobs;
+# docs/security.md, "Network faults"; it stops the lab's proxy for every
+# host), run alone with `make scenario S=faults`.
+CHAIN_LAB ?= lab gitlab_runner default
+CHAIN_OTHERS ?= platform cntlm docker_proxy registry_mirror
 
 .PHONY: help setup host-packages engine image runner lint sanity unit molecule scenario test demo clean build bench bench-role bench-modules bench-lab
 
@@ -44,7 +44,6 @@ help:
 	@echo "make runner      build the real gitlab-runner 19.4.0 packages from its Go module (cached)"
 	@echo "make bench | bench-role | bench-modules | bench-lab   measurements (docs/performance.md)"
 	@echo "make scenario S=faults   network faults in the lab (not in make test)"
-	@echo "make scenario S=default  site.yml from a bare host: the full proof and the doctor (not in make test for now)"
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) host-packages
 
@@ -102,23 +101,17 @@ $(DEBIAN_TOMLKIT_VENV)/.installed: requirements.txt
 	touch "$@"
 
 molecule: image
-	for scenario in $(SCENARIOS); do \
-	  started=$$(date +%s); \
-	  flock "$(LAB_LOCK)" molecule test --scenario-name "$$scenario" || exit 1; \
-	  echo "make molecule: $$scenario passed in $$(( $$(date +%s) - started ))s"; \
-	done
+	flock "$(LAB_LOCK)" tests/tools/chains "$(CHAIN_LAB)" "$(CHAIN_OTHERS)"
 
 scenario: image
 	@test -n "$(S)" || { echo "usage: make scenario S=<name>" >&2; exit 2; }
 	flock "$(LAB_LOCK)" molecule test --scenario-name "$(S)"
 
-# Each layer in turn, stopping at the first failure, with its duration.
-test: setup
-	for layer in lint sanity unit molecule; do \
-	  started=$$(date +%s); \
-	  $(MAKE) --no-print-directory $$layer || exit 1; \
-	  echo "make test: $$layer passed in $$(( $$(date +%s) - started ))s"; \
-	done
+# Every layer: lint, sanity and unit, then the scenarios of their chain,
+# beside the lab's chain (CHAIN_LAB). Each step's time is printed as it ends;
+# after a failure no further step starts.
+test: setup image
+	flock "$(LAB_LOCK)" tests/tools/chains "$(CHAIN_LAB)" "lint sanity unit $(CHAIN_OTHERS)"
 
 # Measurements (docs/performance.md), not tests: ratios taken in one run.
 bench: setup $(DEBIAN_TOMLKIT_VENV)/.installed

@@ -10,6 +10,7 @@ playbook runs) and `import proxylog` (the proxy's access log).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import os
@@ -162,6 +163,27 @@ def run_playbook(playbook: str, extra_vars: dict | None = None, verbosity: int =
             command += ["--extra-vars", "@" + variables.name]
         return subprocess.run(command, capture_output=True, text=True, check=False,
                               env=dict(os.environ, **(environment or {})))
+
+
+@contextlib.contextmanager
+def corp_proxy_cut_off(container: str):
+    """While the block runs, the corp host `container` cannot reach corp-proxy: its TCP packets
+    to the proxy's address are rejected (iptables in the host), those of connections open now
+    included. For this host it is as if the proxy were down, while scenarios running beside
+    it (`make molecule`) keep the proxy."""
+    def in_host(*command):
+        done = subprocess.run(["docker", "exec", container, *command], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise AssertionError("%s in %s failed: %s" % (" ".join(command), container, done.stderr.strip()))
+        return done.stdout
+
+    address = in_host("getent", "ahostsv4", lab_env()["proxy"]["host"]).split()[0]
+    rule = ["OUTPUT", "-p", "tcp", "-d", address, "-j", "REJECT", "--reject-with", "tcp-reset"]
+    in_host("iptables", "-I", *rule)
+    try:
+        yield
+    finally:
+        in_host("iptables", "-D", *rule)
 
 
 def recreate_host(name: str, molecule_file: Path, prepare_playbook: str) -> None:

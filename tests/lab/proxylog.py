@@ -10,6 +10,12 @@ writes one line per request, fields separated by single spaces:
 with the URL (query string stripped) and the user URL-encoded, so neither
 contains a space, and "-" for a request without accepted credentials.
 
+Scenarios may run side by side on the one lab (`make molecule`): a mark
+taken inside a scenario's verifier (MOLECULE_INVENTORY_FILE set) holds the
+addresses of that scenario's hosts, and the entries since it are those
+requests only. A host's own clients, cntlm, the mirror and its containers
+(through docker0's NAT) all reach the proxy from the host's address.
+
 Typical use in a verifier:
 
     mark = proxylog.mark()
@@ -19,10 +25,14 @@ Typical use in a verifier:
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import time
 import urllib.parse
 from dataclasses import dataclass
+
+import yaml
 
 PROXY_CONTAINER = "behindproxy-lab-proxy"
 ACCESS_LOG = "/var/log/squid/access.log"
@@ -61,6 +71,8 @@ class LogMark:
 
     offset: int
     time: float
+    # The addresses whose requests count (None: every client's).
+    clients: frozenset[str] | None = None
 
 
 def parse_line(line: str) -> ProxyLogEntry:
@@ -101,10 +113,39 @@ def _docker_exec(container: str, *command: str) -> bytes:
     return result.stdout
 
 
+def inventory_hosts(inventory: dict) -> set[str]:
+    """Every host name of an Ansible YAML inventory (all its groups)."""
+    names, groups = set(), [inventory.get("all", inventory)]
+    while groups:
+        group = groups.pop() or {}
+        names.update(group.get("hosts") or {})
+        groups.extend((group.get("children") or {}).values())
+    return names
+
+
+def scenario_clients() -> frozenset[str] | None:
+    """The addresses of the running Molecule scenario's hosts (containers named as in its
+    inventory), on every network; None outside a scenario."""
+    inventory_file = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory_file:
+        return None
+    with open(inventory_file, encoding="utf-8") as stream:
+        names = sorted(inventory_hosts(yaml.safe_load(stream) or {}))
+    addresses = set()
+    for name in names:
+        inspected = subprocess.run(["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", name],
+                                   capture_output=True, text=True, check=False)
+        if inspected.returncode == 0:
+            addresses.update(network["IPAddress"] for network in json.loads(inspected.stdout).values()
+                             if network.get("IPAddress"))
+    return frozenset(addresses)
+
+
 def mark(container: str = PROXY_CONTAINER) -> LogMark:
-    """The current end of the log: pass it to entries_since() or wait_for()."""
+    """The current end of the log: pass it to entries_since() or wait_for().
+    Inside a scenario, only its own hosts' requests count after it."""
     size = int(_docker_exec(container, "stat", "-c", "%s", ACCESS_LOG).decode().strip())
-    return LogMark(offset=size, time=time.time())
+    return LogMark(offset=size, time=time.time(), clients=scenario_clients())
 
 
 def read_entries(container: str = PROXY_CONTAINER) -> list[ProxyLogEntry]:
@@ -113,10 +154,14 @@ def read_entries(container: str = PROXY_CONTAINER) -> list[ProxyLogEntry]:
 
 
 def entries_since(since: LogMark, container: str = PROXY_CONTAINER) -> list[ProxyLogEntry]:
-    """The entries written after the mark (the whole log if it was truncated since)."""
+    """The entries written after the mark (the whole log if it was truncated since), of the
+    mark's clients only."""
     raw = _docker_exec(container, "cat", ACCESS_LOG)
     start = since.offset if since.offset <= len(raw) else 0
-    return parse_log(raw[start:].decode())
+    entries = parse_log(raw[start:].decode())
+    if since.clients is None:
+        return entries
+    return [entry for entry in entries if entry.client in since.clients]
 
 
 def wait_for(predicate, since: LogMark, timeout: float = 10.0, container: str = PROXY_CONTAINER,

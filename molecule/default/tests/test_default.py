@@ -52,10 +52,13 @@ def control_settings(entry):
     return {"docker": entry["docker"]}, environment
 
 
-def run_control_job(script, repo_url=None):
+def run_control_jobs(jobs):
+    """Queue every job of `jobs` ({name: (script, repo_url)}) on the control runner at once
+    (it runs two at a time, as `concurrent` says); each one's result by name."""
     gitlab = labtest.gitlab()
-    job = gitlab.queue_job(script, repo_url=repo_url, tags=[CONTROL])
-    return gitlab.wait_for_job_result(job, timeout=300)
+    queued = {name: gitlab.queue_job(script, repo_url=repo_url, tags=[CONTROL])
+              for name, (script, repo_url) in jobs.items()}
+    return {name: gitlab.wait_for_job_result(job, timeout=300) for name, job in queued.items()}
 
 
 def test_the_same_jobs_on_a_runner_without_the_proxy_settings_fail_each_for_its_reason(host):
@@ -72,13 +75,12 @@ def test_the_same_jobs_on_a_runner_without_the_proxy_settings_fail_each_for_its_
         assert not {item.split("=", 1)[0] for item in written.get("environment", [])} & PROXY_VARIABLES, written
         time.sleep(4)  # the runner rereads config.toml every 3 s
         script = proof.pipeline_script(LAB)
-        clone = run_control_job(["true"], repo_url=LAB["git"]["url"])
-        fetch = run_control_job([script[0]])
-        pull = run_control_job([script[1]])
-        build = run_control_job(script[2:])
+        results = run_control_jobs({"clone": (["true"], LAB["git"]["url"]), "fetch": ([script[0]], None),
+                                    "pull": ([script[1]], None), "build": (script[2:], None)})
     finally:
         removed = labtest.run_playbook("control-runner.yml", {"lab_control": dict(control, state="absent")})
         assert removed.returncode == 0, removed.stdout[-3000:]
+    clone, fetch, pull, build = (results[name] for name in ("clone", "fetch", "pull", "build"))
     git_host = LAB["git"]["url"].split("/")[2]
     file_host = LAB["files"]["url"].split("/")[2]
     # Job containers reach nothing outside the corp network but through the

@@ -113,7 +113,9 @@ def test_without_the_dind_entries_in_no_proxy_the_job_fails_and_a_converge_repai
     # The job's client sent its requests for the dind daemon to the proxy.
     assert [entry for entry in proxylog.entries_since(mark) if entry.host == "docker"], result.get("trace", "")[-3000:]
 
-    repaired = labtest.run_playbook("converge.yml")
+    # The gitlab_runner role writes the entries (with what the dind_proxy
+    # role decides under every tag): a converge of it alone repairs them.
+    repaired = labtest.run_playbook("converge.yml", tags="gitlab_runner")
     assert repaired.returncode == 0, repaired.stdout[-3000:]
     assert labtest.recap(repaired.stdout)[HOST]["changed"] == 1
     time.sleep(4)
@@ -145,14 +147,11 @@ def test_a_container_started_before_the_roles_still_runs(host):
     assert "registry-mirrors" in host.file("/etc/docker/daemon.json").content_string
 
 
-def test_with_corp_proxy_stopped_a_cached_image_still_comes_from_the_mirror(host):
+def test_with_corp_proxy_out_of_reach_a_cached_image_still_comes_from_the_mirror(host):
     host.run("docker image rm busybox")
-    labtest.lab("proxy-stop")
-    try:
+    with labtest.corp_proxy_cut_off(HOST):
         cached = host.run("docker pull busybox")
         uncached = host.run("docker pull registry:2")
-    finally:
-        labtest.lab("proxy-start")
     assert cached.rc == 0, cached.stderr
     assert uncached.rc != 0
     assert "registry" in uncached.stderr and "Error" in uncached.stderr, uncached.stderr

@@ -40,7 +40,7 @@ def test_dockerd_has_exactly_the_configured_proxy_variables(host):
 
 def test_daemon_json_keeps_other_keys_and_sets_live_restore(host):
     daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
-    assert daemon == {"storage-driver": "vfs", "live-restore": True}
+    assert daemon == {"storage-driver": "vfs", "dns": ["127.0.0.1"], "live-restore": True}
 
 
 def test_client_config_has_the_proxies(host):

@@ -32,6 +32,10 @@ ACCESS_TOKEN = "glpat-lab-personal-access-token"
 # Every runner token the lab hands out during the checks, rotated and removed
 # ones included: the last check searches the host and the output for them.
 TOKENS_SEEN = set()
+# The checks that change only the runners, the repository or its key
+# converge the gitlab_runner role alone: the other roles' tasks would find
+# nothing to do.
+ROLE_ONLY = "gitlab_runner"
 
 
 def config(host):
@@ -164,14 +168,14 @@ def test_a_job_on_each_runner_clones_through_cntlm(host):
 
 
 def test_changed_tags_of_the_api_runner_are_synced_then_left_alone(host):
-    changed = labtest.run_playbook("converge.yml", {"lab_api_tags": ["via-api", "second"]})
+    changed = labtest.run_playbook("converge.yml", {"lab_api_tags": ["via-api", "second"]}, tags=ROLE_ONLY)
     assert changed.returncode == 0, changed.stdout[-3000:]
     assert labtest.recap(changed.stdout)[HOST]["changed"] == 1
     runner_id = runner_entries(host)["lab-api"]["id"]
     on_server = [runner for runner in labtest.gitlab().runners() if runner["id"] == runner_id]
     assert sorted(on_server[0]["tag_list"]) == ["second", "via-api"]
 
-    again = labtest.run_playbook("converge.yml", {"lab_api_tags": ["via-api", "second"]})
+    again = labtest.run_playbook("converge.yml", {"lab_api_tags": ["via-api", "second"]}, tags=ROLE_ONLY)
     assert labtest.recap(again.stdout)[HOST]["changed"] == 0
     # The next converge of the inventory as it is (in a later check) puts
     # the tags back: converges are shared between checks to save time.
@@ -185,7 +189,7 @@ def test_a_key_the_runner_does_not_know_fails_before_any_runner_is_registered(ho
     wrong = {"name": "lab-wrong-key", "url": LAB["gitlab"]["http_url"], "registration_token": REGISTRATION_TOKEN,
              "settings": {"docker": {"image": "behindproxy/job-busybox:lab",
                                      "environment": ['DOCKER_AUTH_CONFIG={"credsStore": "ecr-login"}']}}}
-    refused = labtest.run_playbook("converge.yml", {"lab_extra_runners": [wrong]})
+    refused = labtest.run_playbook("converge.yml", {"lab_extra_runners": [wrong]}, tags=ROLE_ONLY)
     assert refused.returncode != 0
     output = " ".join((refused.stdout + refused.stderr).replace("\\", " ").split())
     assert "docker.environment" in output and "unknown key" in output, output[-3000:]
@@ -196,7 +200,8 @@ def test_a_key_the_runner_does_not_know_fails_before_any_runner_is_registered(ho
 
 def test_an_unaccepted_key_fails_naming_its_fingerprint(host):
     keyring = host.file("/etc/apt/keyrings/gitlab-runner.asc").sha256sum
-    refused = labtest.run_playbook("converge.yml", {"gitlab_runner_repository_key_fingerprints": ["0" * 40]})
+    refused = labtest.run_playbook("converge.yml", {"gitlab_runner_repository_key_fingerprints": ["0" * 40]},
+                                   tags=ROLE_ONLY)
     assert refused.returncode != 0
     # The message may be on stderr ([ERROR]) or folded by the YAML callback
     # (which escapes some spaces with a backslash).
@@ -213,7 +218,7 @@ def converge(extra_runners=None, **extra_vars):
     """A converge with more runners (lab_extra_runners) and variables; its output is checked to have passed."""
     if extra_runners is not None:
         extra_vars["lab_extra_runners"] = extra_runners
-    run = labtest.run_playbook("converge.yml", extra_vars)
+    run = labtest.run_playbook("converge.yml", extra_vars, tags=ROLE_ONLY)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     return run, labtest.recap(run.stdout)[HOST]["changed"]
 

@@ -49,3 +49,25 @@ def test_a_log_excerpt_skips_the_line_still_being_written():
     entries = proxylog.parse_log(CHALLENGE_LINE + NTLM_LINE + partial)
     assert [entry.status for entry in entries] == [407, 200]
     assert proxylog.parse_log("") == []
+
+
+def test_the_hosts_of_an_inventory_are_found_in_every_group():
+    inventory = {"all": {"hosts": {"a": {}}, "children": {
+        "runner_hosts": {"hosts": {"b": {"x": 1}}, "children": {"inner": {"hosts": {"c": None}}}},
+        "empty": None}}}
+    assert proxylog.inventory_hosts(inventory) == {"a", "b", "c"}
+
+
+def test_a_mark_taken_in_a_scenario_keeps_other_scenarios_requests_out(monkeypatch):
+    other = NTLM_LINE.replace(NTLM_LINE.split()[1], "198.18.0.99", 1)
+    monkeypatch.setattr(proxylog, "_docker_exec", lambda *_args: (CHALLENGE_LINE + NTLM_LINE + other).encode())
+    own = NTLM_LINE.split()[1]
+    scoped = proxylog.entries_since(proxylog.LogMark(offset=0, time=0.0, clients=frozenset({own})))
+    assert [entry.client for entry in scoped] == [own, own]
+    unscoped = proxylog.entries_since(proxylog.LogMark(offset=0, time=0.0))
+    assert [entry.client for entry in unscoped] == [own, own, "198.18.0.99"]
+
+
+def test_outside_a_scenario_a_mark_counts_every_client(monkeypatch):
+    monkeypatch.delenv("MOLECULE_INVENTORY_FILE", raising=False)
+    assert proxylog.scenario_clients() is None
