@@ -14,7 +14,8 @@ demo_report = load_lab_module("lab_demo_report", Path(__file__).resolve().parent
 TABLE = ["hop | tried | result", "cntlm | listening on 127.0.0.1:3128 | ok"]
 
 
-def doctor_output(table_task="Show the doctor's table", msg=TABLE):
+def doctor_output(table_task="Show the doctor's table", msg=None):
+    msg = TABLE if msg is None else msg
     report = {"plays": [{"play": {"name": "doctor"}, "tasks": [
         {"task": {"name": "Read cntlm.conf"}, "hosts": {"h": {"changed": False}}},
         {"task": {"name": table_task}, "hosts": {"h": {"msg": msg}}},
