@@ -26,6 +26,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._gitlab_
     choose_proxy,
     proxy_from_environment,
 )
+from loopback import stop_listening
 
 NOW = 1_800_000_000.0
 
@@ -352,7 +353,8 @@ class SlowRateLimitedServer:
         self.url = 'http://127.0.0.1:%d/' % self.listener.getsockname()[1]
         self.requests = 0
         self.closing = threading.Event()
-        threading.Thread(target=self.serve, daemon=True).start()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
 
     def serve(self):
         while not self.closing.is_set():
@@ -373,7 +375,7 @@ class SlowRateLimitedServer:
 
     def close(self):
         self.closing.set()
-        self.listener.close()
+        stop_listening(self.listener, self.thread)
 
 
 def test_max_wait_counts_the_time_of_requests_answered_with_a_status_to_retry(clock):

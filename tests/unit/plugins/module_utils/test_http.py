@@ -15,6 +15,7 @@ import time
 import pytest
 
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _http
+from loopback import stop_listening
 
 
 def read_head(connection):
@@ -37,7 +38,8 @@ class RecordingServer:
         self.listener.listen(5)
         self.port = self.listener.getsockname()[1]
         self.heads = []
-        threading.Thread(target=self.serve, daemon=True).start()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
 
     def serve(self):
         while True:
@@ -53,7 +55,7 @@ class RecordingServer:
                 connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Seen: ' + address[0].encode() + b'\r\n\r\nok')
 
     def close(self):
-        self.listener.close()
+        stop_listening(self.listener, self.thread)
 
 
 @pytest.fixture

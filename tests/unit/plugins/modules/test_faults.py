@@ -42,6 +42,7 @@ import pytest
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _gitlab_api, _safe_write
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules import docker_json_config, runner_config, runner_register
 from test_runner_register import PAT, Lab, fakegitlab
+from loopback import stop_listening
 
 # The folder holding ansible_collections/, for a module run in its own Python.
 COLLECTIONS = os.path.abspath(runner_config.__file__).rsplit(os.sep + 'ansible_collections' + os.sep, 1)[0]
@@ -371,7 +372,7 @@ class MisbehavingPeer:
 
     def close(self):
         self.closing.set()
-        self.listener.close()
+        stop_listening(self.listener, self.thread)
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils import _
 from ansible_collections.behindproxy.gitlab_runner.plugins.module_utils._runner_registration import VERIFY_AT_ONCE
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules import runner_register
 from ansible_collections.behindproxy.gitlab_runner.plugins.modules.runner_register import main
+from loopback import stop_listening
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[4]
 URL_PATH = '/'
@@ -800,7 +801,7 @@ class RecordingProxy:
 
     def close(self):
         self.running = False
-        self.listener.close()
+        stop_listening(self.listener, self.thread)
 
 
 def test_the_proxy_option_is_used_and_its_password_masked(lab, register):
