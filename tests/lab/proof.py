@@ -109,7 +109,7 @@ def run_pipeline(container: str, timeout: int = 420) -> tuple[dict, list[Hop]]:
         "job -> files": lambda entry: entry.url == file_url,
         "dind build -> files": lambda entry: entry.url == build_url,
     }
-    entries = passed_entries(mark, predicates.values(), timeout=150)
+    entries = passed_entries(mark, predicates.values(), timeout=proxylog.TUNNEL_LINE_WAIT)
 
     tried = {
         "runner service -> GitLab": "the service polls POST /api/v4/jobs/request",

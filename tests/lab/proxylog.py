@@ -37,6 +37,10 @@ import yaml
 PROXY_CONTAINER = "behindproxy-lab-proxy"
 ACCESS_LOG = "/var/log/squid/access.log"
 FIELD_COUNT = 9
+# Squid writes a CONNECT's line when the tunnel closes, and a Go client (dockerd,
+# the registry mirror) keeps an idle tunnel open for up to 90 s: how long to wait
+# for the line of a request made through a tunnel.
+TUNNEL_LINE_WAIT = 150.0
 
 
 class ProxyLogError(Exception):

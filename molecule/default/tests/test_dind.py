@@ -87,8 +87,10 @@ def test_a_job_pulls_through_the_mirror_builds_through_cntlm_and_pushes_past_the
                      "dind-service")
     assert result["status"] == "success", result.get("trace", "")[-4000:]
     assert FILE_SHA256 in result["trace"]
-    # The mirror fetched from its upstream as the NTLM user, and holds busybox.
-    upstream = proxylog.wait_for(lambda entry: entry.host == UPSTREAM and entry.status != 407, since=mark)
+    # The mirror fetched from its upstream as the NTLM user, and holds busybox
+    # (its CONNECT is logged when the mirror closes the tunnel).
+    upstream = proxylog.wait_for(lambda entry: entry.host == UPSTREAM and entry.status != 407, since=mark,
+                                 timeout=proxylog.TUNNEL_LINE_WAIT)
     assert users(upstream) == {NTLM_USER}
     assert "library/busybox" in json.loads(host.check_output(f"curl -fsS {MIRROR}/v2/_catalog"))["repositories"]
     # RUN's fetch went through cntlm (the job's client config passed the proxy on).

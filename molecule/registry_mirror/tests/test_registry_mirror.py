@@ -119,10 +119,10 @@ def test_a_hub_pull_is_served_by_the_mirror_which_fetches_through_cntlm_as_the_n
     pulled = host.run(f"docker pull {HUB_IMAGE}")
     assert pulled.rc == 0, pulled.stderr
     assert "library/busybox" in catalog(host, "library/busybox")
-    # Only the mirror talks to hub-account.lab.test; squid logs a CONNECT when
-    # the tunnel closes (Go keeps it open for up to 90 s).
+    # Only the mirror talks to hub-account.lab.test (its CONNECT is logged
+    # when the mirror closes the tunnel).
     passed = proxylog.wait_for(lambda entry: entry.host == ACCOUNT["name"] and entry.status != 407,
-                               since=mark, timeout=150)
+                               since=mark, timeout=proxylog.TUNNEL_LINE_WAIT)
     assert {entry.user for entry in passed} == {LAB["ntlm"]["logged_as"]}
     assert {entry.method for entry in passed} == {"CONNECT"}
 
