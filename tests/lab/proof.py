@@ -162,6 +162,11 @@ def mirror_hop(container: str, cursor: str) -> Hop:
     return hop
 
 
+def shortened(line: str, width: int = 150) -> str:
+    """A log line cut to `width` characters (the registry's lines run to a thousand)."""
+    return line if len(line) <= width else line[:width - 3] + "..."
+
+
 def report(hops: list[Hop]) -> str:
     """The hops as a table a newcomer reads in seconds."""
     rows = []
@@ -170,7 +175,7 @@ def report(hops: list[Hop]) -> str:
         rows.append(f"  {hop.name:<22} {verdict}")
         rows.append(f"      tried: {hop.tried}")
         for line in hop.lines[:2]:
-            rows.append(f"      log:   {line}")
+            rows.append(f"      log:   {shortened(line)}")
     return "\n".join(rows)
 
 
@@ -188,7 +193,12 @@ PLACES = [
      ["dind build -> files", "dind -> mirror"]),
     ("registry mirror", "systemctl is-active -q docker-registry && grep -q registry-mirrors /etc/docker/daemon.json",
      ["mirror -> upstream", "dind -> mirror"]),
-    ("GitLab API (registration)", "gitlab-runner list 2>&1 | grep -q Token=", ["registration -> GitLab"]),
+    # Every runner of config.toml has the token its registration got (the
+    # runner's `list` output is no stable interface to read).
+    ("GitLab API (registration)",
+     "python3 -c \"import sys, tomllib; runners = tomllib.load(open(sys.argv[1], 'rb')).get('runners', []); "
+     f"sys.exit(0 if runners and all(r.get('token') for r in runners) else 1)\" {CONFIG}",
+     ["registration -> GitLab"]),
 ]
 
 
