@@ -26,7 +26,7 @@ LAB_LOCK := /tmp/behindproxy-lab.lock
 # Scenarios run by `make molecule` and `make test`: two chains side by side
 # on the one lab (tests/tools/chains says why and what keeps them apart),
 # each in its order. The first holds every scenario that talks to the fake
-# GitLab or installs from the lab's apt repository; `make test` puts its
+# GitLab or installs from the lab's apt repository; `make test` puts the
 # lint, sanity and unit layers at the head of the second. Not in them:
 # faults (corp-proxy, cntlm and dockerd going down under converges and jobs;
 # docs/security.md, "Network faults"; it stops the lab's proxy for every
