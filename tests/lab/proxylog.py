@@ -118,8 +118,8 @@ def _docker_exec(container: str, *command: str) -> bytes:
 
 
 def inventory_hosts(inventory: dict) -> set[str]:
-    """Every host name of an Ansible YAML inventory (all its groups)."""
-    names, groups = set(), [inventory.get("all", inventory)]
+    """Every host name of an Ansible YAML inventory (all its groups, nested or at the top)."""
+    names, groups = set(), [group for group in inventory.values() if isinstance(group, dict)]
     while groups:
         group = groups.pop() or {}
         names.update(group.get("hosts") or {})

@@ -54,8 +54,8 @@ def test_a_log_excerpt_skips_the_line_still_being_written():
 def test_the_hosts_of_an_inventory_are_found_in_every_group():
     inventory = {"all": {"hosts": {"a": {}}, "children": {
         "runner_hosts": {"hosts": {"b": {"x": 1}}, "children": {"inner": {"hosts": {"c": None}}}},
-        "empty": None}}}
-    assert proxylog.inventory_hosts(inventory) == {"a", "b", "c"}
+        "empty": None}}, "top_level_group": {"hosts": {"d": {}}}}
+    assert proxylog.inventory_hosts(inventory) == {"a", "b", "c", "d"}
 
 
 def test_a_mark_taken_in_a_scenario_keeps_other_scenarios_requests_out(monkeypatch):
